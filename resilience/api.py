@@ -1,0 +1,71 @@
+"""The pipeline, one arrow per module: workbook → instance (validate) → model
+(formulation) → HiGHS (solver) → solution (extract) → verification (verify).
+
+The Pyomo and HiGHS imports happen inside `solve_case`, so commands that only read or
+write workbooks start without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resilience.domain import Instance, Solution, Status
+from resilience.errors import InfeasibleError, NoPlanError, VerificationError
+from resilience.verify import Verification, verify
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    instance: Instance
+    solution: Solution
+    verification: Verification
+
+
+def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
+               ) -> SolveResult:
+    """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch."""
+    from resilience.formulation.build import build_model
+    from resilience.formulation.explain import describe_conflict
+    from resilience.formulation.extract import (
+        extract_plan,
+        extract_policy_costs,
+        extract_scenarios,
+    )
+    from resilience.solver import HighsSession, versions
+
+    built = build_model(instance)
+    session = HighsSession(built.pyomo, threads=threads)
+    settings = instance.settings
+    outcome = session.solve(time_limit=settings.time_limit, mip_gap=settings.mip_gap)
+    build_seconds = built.build_seconds + session.handoff_seconds
+
+    if outcome.status is Status.INFEASIBLE:
+        iis = session.irreducible_infeasible_set()
+        rows = iis[0] if iis is not None else None
+        if iis is None and not session.relaxation_is_feasible():
+            rows = None
+        raise InfeasibleError("\n".join(describe_conflict(built, rows)))
+    if outcome.status is Status.NO_SOLUTION:
+        raise NoPlanError(
+            f"HiGHS stopped ({outcome.message}) after {outcome.seconds:.1f} s without "
+            "finding any plan. Raise the time limit (--time-limit) or loosen the gap "
+            "(--gap)")
+    if outcome.status is Status.ERROR:
+        raise RuntimeError(f"HiGHS failed: {outcome.message}")
+
+    plan, stockpile = extract_plan(built, outcome.values)
+    scenarios = extract_scenarios(built, outcome.values)
+    duals = session.fixed_lp_duals() if with_duals else None
+    policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets)
+    solution = Solution(
+        status=outcome.status, objective=outcome.objective, bound=outcome.bound,
+        mip_gap=outcome.gap, solve_seconds=outcome.seconds, build_seconds=build_seconds,
+        plan=plan, stockpile=stockpile, scenarios=scenarios, policy_costs=policy_costs,
+        message=outcome.message, solver_versions=versions(),
+    )
+    check = verify(instance, plan, stockpile, outcome.objective, outcome.bound)
+    if not check.ok:
+        raise VerificationError(
+            "the solver's plan failed the independent check:\n  "
+            + "\n  ".join(check.problems))
+    return SolveResult(instance, solution, check)

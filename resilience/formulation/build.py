@@ -1,0 +1,82 @@
+"""The model, family by family: this function is the table of contents of SPEC §3.
+
+    minimise  F + (1 − λ) Σ_k π_k R_k + λ (η + Σ_k π_k z_k / (1 − α))
+
+Each `define_*` call adds one family of columns or rows, named for its business
+meaning, with its formula in its docstring. The assembled coefficient blocks become a
+Pyomo model made of matrix components (one Var per variable family, one
+MatrixConstraint per constraint family), which is what lets a 10,000-offer,
+500-scenario model build in about a second instead of a minute.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from resilience.domain import Instance
+from resilience.formulation.data import ModelData, model_data
+from resilience.formulation.first_stage import (
+    define_contract_links,
+    define_first_stage_columns,
+    define_first_stage_cost,
+    define_firm_total,
+)
+from resilience.formulation.layout import Layout
+from resilience.formulation.policies import define_hhi_policies, define_share_policies
+from resilience.formulation.pyomo_form import to_pyomo
+from resilience.formulation.recourse import (
+    define_backup_limit,
+    define_cvar,
+    define_demand_cover,
+    define_lost_supply,
+    define_recourse_columns,
+    define_recourse_cost,
+    define_stock_draw,
+)
+
+
+@dataclass
+class BuiltModel:
+    data: ModelData
+    layout: Layout
+    pyomo: object  # pyomo.environ.ConcreteModel
+    build_seconds: float
+
+
+def build_layout(instance: Instance) -> tuple[ModelData, Layout]:
+    """The model's columns, rows and costs as coefficient blocks (no Pyomo yet)."""
+    data = model_data(instance)
+    settings = instance.settings
+    risk_aversion = settings.risk_aversion
+    layout = Layout()
+
+    define_first_stage_columns(layout, data)
+    define_recourse_columns(layout, data)
+
+    define_first_stage_cost(layout, data)
+    define_recourse_cost(layout, data, weight=(1.0 - risk_aversion) * data.probability)
+
+    define_contract_links(layout, data)
+    define_firm_total(layout, data)
+    define_lost_supply(layout, data)
+    define_backup_limit(layout, data)
+    define_stock_draw(layout, data)
+    define_demand_cover(layout, data)
+    if risk_aversion > 0:
+        define_cvar(layout, data, risk_aversion, settings.cvar_alpha)
+
+    define_share_policies(layout, data)
+    define_hhi_policies(layout, data)
+    return data, layout
+
+
+def build_model(instance: Instance) -> BuiltModel:
+    started = time.perf_counter()
+    data, layout = build_layout(instance)
+    model = to_pyomo(layout, name=instance.source_name or "resilience")
+    return BuiltModel(data, layout, model, time.perf_counter() - started)
+
+

@@ -1,0 +1,137 @@
+"""The instance as flat arrays: what exists, indexed by integers.
+
+The model is indexed only over what exists — offers, not materials × countries ×
+suppliers; disrupted (offer, scenario) pairs, not every pair — so every constraint
+family is a handful of numpy operations rather than a loop over a cross product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from resilience.domain import Instance, Scenario
+
+
+@dataclass(frozen=True)
+class ModelData:
+    instance: Instance
+    material_ids: tuple[str, ...]
+    scenarios: tuple[Scenario, ...]  # with positive probability, in model order
+    # per offer
+    offer_material: np.ndarray  # int index into material_ids
+    landed_cost: np.ndarray
+    capacity: np.ndarray
+    min_order: np.ndarray
+    fixed_cost: np.ndarray
+    reserve_cost: np.ndarray  # nan where no reservation
+    excluded: np.ndarray  # bool: an active exclude policy forbids the offer
+    # per material
+    demand: np.ndarray
+    penalty: np.ndarray
+    stock_cost: np.ndarray  # nan where no stockpile
+    stock_cap: np.ndarray  # inf where uncapped
+    # per scenario
+    probability: np.ndarray
+    # disrupted pairs (a < 1), sorted by scenario then offer
+    hit_scenario: np.ndarray
+    hit_offer: np.ndarray
+    hit_availability: np.ndarray
+
+    @property
+    def n_offers(self) -> int:
+        return len(self.offer_material)
+
+    @property
+    def n_materials(self) -> int:
+        return len(self.material_ids)
+
+    @property
+    def n_scenarios(self) -> int:
+        return len(self.scenarios)
+
+
+def model_data(instance: Instance) -> ModelData:
+    material_ids = tuple(m.id for m in instance.materials)
+    m_index = {m: i for i, m in enumerate(material_ids)}
+    offers = instance.offers
+    scenarios = tuple(s for s in instance.scenarios() if s.probability > 0)
+
+    excluded = np.zeros(len(offers), dtype=bool)
+    for policy in instance.active_policies():
+        if policy.rule != "exclude":
+            continue
+        members = _target_countries(instance, policy.target, policy.target_kind)
+        for i, o in enumerate(offers):
+            if policy.material not in ("*", o.material):
+                continue
+            if any(o.stage_country(stage) in members for stage in policy.stages):
+                excluded[i] = True
+
+    hit_scenario, hit_offer, hit_availability = _disrupted_pairs(instance, scenarios)
+    materials = instance.materials
+    return ModelData(
+        instance=instance,
+        material_ids=material_ids,
+        scenarios=scenarios,
+        offer_material=np.array([m_index[o.material] for o in offers], dtype=np.int64),
+        landed_cost=np.array([o.landed_cost for o in offers], dtype=float),
+        capacity=np.array([o.capacity for o in offers], dtype=float),
+        min_order=np.array([o.min_order for o in offers], dtype=float),
+        fixed_cost=np.array([o.fixed_cost for o in offers], dtype=float),
+        reserve_cost=np.array(
+            [np.nan if o.reserve_cost is None else o.reserve_cost for o in offers], dtype=float
+        ),
+        excluded=excluded,
+        demand=np.array([m.demand for m in materials], dtype=float),
+        penalty=np.array([m.shortage_penalty for m in materials], dtype=float),
+        stock_cost=np.array(
+            [np.nan if m.stockpile_cost is None else m.stockpile_cost for m in materials],
+            dtype=float,
+        ),
+        stock_cap=np.array(
+            [np.inf if m.max_stockpile is None else m.max_stockpile for m in materials],
+            dtype=float,
+        ),
+        probability=np.array([s.probability for s in scenarios], dtype=float),
+        hit_scenario=hit_scenario,
+        hit_offer=hit_offer,
+        hit_availability=hit_availability,
+    )
+
+
+def _target_countries(instance: Instance, target: str, kind: str) -> frozenset[str]:
+    if kind == "*":
+        return frozenset(c.id for c in instance.countries)
+    if kind == "group":
+        return frozenset(instance.group_members(target))
+    return frozenset((target,))
+
+
+def _disrupted_pairs(instance: Instance, scenarios: tuple[Scenario, ...]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scenario, offer, a) for every offer whose availability is below 1.
+
+    Offers are grouped by the (country, material) keys a hit can name, so a scenario
+    touches only the offers of the countries it lists.
+    """
+    by_country: dict[str, list[int]] = {}
+    for i, o in enumerate(instance.offers):
+        by_country.setdefault(o.country, []).append(i)
+        if o.processing_country != o.country:
+            by_country.setdefault(o.processing_country, []).append(i)
+    ks: list[int] = []
+    os_: list[int] = []
+    avs: list[float] = []
+    offers = instance.offers
+    for k, scenario in enumerate(scenarios):
+        candidates = sorted({i for h in scenario.hits for i in by_country.get(h.country, ())})
+        for i in candidates:
+            a = scenario.availability(offers[i])
+            if a < 1.0:
+                ks.append(k)
+                os_.append(i)
+                avs.append(a)
+    return (np.array(ks, dtype=np.int64), np.array(os_, dtype=np.int64),
+            np.array(avs, dtype=float))

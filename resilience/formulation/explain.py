@@ -1,0 +1,66 @@
+"""Infeasibility in a planner's words: rows of an irreducible infeasible set mapped back
+to the Policies rows, materials and offers that created them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resilience.formulation.build import BuiltModel
+
+
+def describe_conflict(built: BuiltModel, rows: np.ndarray | None) -> list[str]:
+    """One line per policy in the conflict, with what it needs against what the eligible
+    offers can supply; when the relaxation is feasible (rows is None), the min orders."""
+    data, layout = built.data, built.layout
+    instance = data.instance
+    unit = {m.id: m.unit for m in instance.materials}
+    lines: list[str] = []
+    if rows is None:
+        return _min_order_lines(built)
+    seen = set()
+    for row in sorted(int(r) for r in rows):
+        block, local = layout.locate_row(row)
+        if block.name not in ("policy_share", "policy_hhi") or not block.owners:
+            continue
+        _, p_index, m, label, stage = block.owners[local]
+        if (p_index, m, label, stage) in seen:
+            continue
+        seen.add((p_index, m, label, stage))
+        policy = instance.policies[p_index]
+        material = data.material_ids[m]
+        demand = data.demand[m]
+        where = f"Policies!A{policy.row}" if policy.row else f"strategy {policy.strategy}"
+        mask = block.rows == local
+        offers = _offers_of_columns(built, block.cols[mask])
+        supply = float(sum(min(data.capacity[i], demand) for i in offers))
+        u = unit.get(material, "")
+        u = f" {u}" if u else ""
+        if policy.rule == "min_group_share":
+            lines.append(
+                f"{where} {policy.rule} {label} ≥ {policy.value:.0%} of {material} "
+                f"({stage}) needs {policy.value * demand:,.6g}{u}; {label} offers can "
+                f"supply {supply:,.6g}{u}")
+        else:
+            lines.append(
+                f"{where} {policy.rule} {label or ''} ≤ {policy.value:g} on {material} "
+                f"({stage}) caps {label or 'the mix'} at {policy.value * demand:,.6g}{u}")
+    if not lines:
+        lines.append("no single rule can be named: the conflict is between capacities, "
+                     "exclusions and demand")
+    return lines
+
+
+def _offers_of_columns(built: BuiltModel, cols: np.ndarray) -> list[int]:
+    x = built.layout.columns["firm_order"]
+    return [int(c - x.start) for c in cols if x.start <= c < x.start + x.size]
+
+
+def _min_order_lines(built: BuiltModel) -> list[str]:
+    data = built.data
+    lines = ["the rules can be met with fractional contracts but not with whole ones: "
+             "minimum orders get in the way"]
+    for i, offer in enumerate(data.instance.offers):
+        if offer.min_order > 0 and not data.excluded[i]:
+            lines.append(f"Suppliers!A{offer.row} {offer.supplier} ({offer.material}) "
+                         f"min_order {offer.min_order:,.6g} of capacity {offer.capacity:,.6g}")
+    return lines

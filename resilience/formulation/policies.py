@@ -1,0 +1,153 @@
+"""Policy rules from the Policies sheet: country and group share limits and the HHI cap.
+(`exclude` is applied as zero bounds on the offers' columns, see first_stage.)
+
+Shares are of demand, σ_{m,c} = Σ_{o ∈ O_m, s(o) = c} x_o / D_m; every row is written in
+units (multiplied through by D_m) so coefficients stay near 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from resilience.domain import HHI_BREAKPOINT_STEP
+from resilience.formulation.data import ModelData
+from resilience.formulation.layout import Layout
+
+
+def _offers_by_stage_country(data: ModelData) -> dict[tuple[int, str, str], list[int]]:
+    """(material, stage, country) → offers, skipping excluded offers (their x is 0)."""
+    table: dict[tuple[int, str, str], list[int]] = {}
+    for i, offer in enumerate(data.instance.offers):
+        if data.excluded[i]:
+            continue
+        m = int(data.offer_material[i])
+        table.setdefault((m, "origin", offer.country), []).append(i)
+        table.setdefault((m, "processing", offer.processing_country), []).append(i)
+    return table
+
+
+def _materials_in_scope(data: ModelData, material: str) -> list[int]:
+    if material == "*":
+        return list(range(data.n_materials))
+    return [data.material_ids.index(material)]
+
+
+def define_share_policies(layout: Layout, data: ModelData) -> None:
+    """max_country_share: Σ_{s(o)=c} x_o ≤ v D_m for the target country, each member of a
+    target group, or every country for `*`.
+    min_group_share / max_group_share: Σ_{s(o) ∈ G} x_o ≥ / ≤ v D_m.
+    One row per (policy, material, stage, country or group). A max row with no offer
+    behind it cannot bind and is skipped; a min row with none is kept, so an impossible
+    minimum is reported as infeasible rather than ignored.
+    """
+    instance = data.instance
+    table = _offers_by_stage_country(data)
+    x = layout.columns["firm_order"].index
+    rows: list[int] = []
+    cols: list[int] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    owners: list[tuple] = []
+    all_countries = [c.id for c in instance.countries]
+    active = _active(instance)
+    for p_index, policy in enumerate(instance.policies):
+        if id(policy) not in active or policy.rule not in (
+                "max_country_share", "min_group_share", "max_group_share"):
+            continue
+        if policy.target_kind == "*":
+            members = all_countries
+        elif policy.target_kind == "group":
+            members = list(instance.group_members(policy.target))
+        else:
+            members = [policy.target]
+        if policy.rule == "max_country_share":
+            units = [(c, [c]) for c in members]
+        else:
+            units = [(policy.target, members)]
+        for m in _materials_in_scope(data, policy.material):
+            limit = policy.value * data.demand[m]
+            for stage in policy.stages:
+                for label, countries in units:
+                    offers = [i for c in countries for i in table.get((m, stage, c), ())]
+                    is_min = policy.rule == "min_group_share"
+                    if not offers and (not is_min or policy.value <= 0):
+                        continue
+                    row = len(owners)
+                    rows.extend([row] * len(offers))
+                    cols.extend(int(x[i]) for i in offers)
+                    lower.append(limit if is_min else -np.inf)
+                    upper.append(np.inf if is_min else limit)
+                    owners.append(("policy", p_index, m, label, stage))
+    layout.add_rows("policy_share", len(owners), rows, cols, np.ones(len(rows)),
+                    np.array(lower), np.array(upper), owners=owners)
+
+
+def define_hhi_policies(layout: Layout, data: ModelData) -> None:
+    """HHI_m = 10,000 Σ_c σ_{m,c}² ≤ v, kept linear and conservative with chords of σ²
+    between breakpoints b_j = 0, 0.05, …, 1:
+
+        τ_{m,c} ≥ (b_j + b_{j+1}) Σ_{s(o)=c} x_o − b_j b_{j+1} D_m      (τ = D_m t)
+        10,000 Σ_c τ_{m,c} ≤ v D_m
+
+    Exact at multiples of 0.05, never lets the true HHI exceed v. A chord whose interval
+    starts above the largest share a country could reach (its capacity over demand) lies
+    below σ² there and is left out: it could never be the one that binds.
+    τ is shared by every HHI row on the same material and stage.
+    """
+    instance = data.instance
+    table = _offers_by_stage_country(data)
+    x = layout.columns["firm_order"].index
+    active = _active(instance)
+    hhi_policies = [(i, p) for i, p in enumerate(instance.policies)
+                    if p.rule == "max_hhi" and id(p) in active]
+    countries_of: dict[tuple[int, str], set[str]] = {}
+    for (m, stage, c) in table:
+        countries_of.setdefault((m, stage), set()).add(c)
+    needed: dict[tuple[int, str], list[str]] = {}
+    for _, policy in hhi_policies:
+        for m in _materials_in_scope(data, policy.material):
+            for stage in policy.stages:
+                needed.setdefault((m, stage), sorted(countries_of.get((m, stage), ())))
+    keys = [(m, stage, c) for (m, stage), countries in needed.items() for c in countries]
+    tau = layout.add_columns("hhi_square", len(keys), 0.0,
+                             np.array([data.demand[m] for m, _, _ in keys]))
+    tau_of = {key: int(tau.start + i) for i, key in enumerate(keys)}
+    breakpoints = np.round(np.arange(0, 1 + 1e-9, HHI_BREAKPOINT_STEP), 10)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    owners: list[tuple] = []
+    for m, stage, c in keys:
+        offers = table[(m, stage, c)]
+        reach = min(1.0, sum(data.capacity[i] for i in offers) / data.demand[m])
+        for lo, hi in zip(breakpoints[:-1], breakpoints[1:], strict=True):
+            if lo >= reach and lo > 0:
+                break
+            row = len(owners)
+            rows.extend([row] * (len(offers) + 1))
+            cols.append(tau_of[(m, stage, c)])
+            vals.append(1.0)
+            cols.extend(int(x[i]) for i in offers)
+            vals.extend([-(lo + hi)] * len(offers))
+            lower.append(-lo * hi * data.demand[m])
+            owners.append(("hhi_chord", m, stage, c))
+    layout.add_rows("hhi_chord", len(owners), rows, cols, vals, np.array(lower), np.inf,
+                    owners=owners)
+    rows, cols, vals, upper, owners = [], [], [], [], []
+    for p_index, policy in hhi_policies:
+        for m in _materials_in_scope(data, policy.material):
+            for stage in policy.stages:
+                row = len(owners)
+                members = needed[(m, stage)]
+                rows.extend([row] * len(members))
+                cols.extend(tau_of[(m, stage, c)] for c in members)
+                vals.extend([10_000.0] * len(members))
+                upper.append(policy.value * data.demand[m])
+                owners.append(("policy", p_index, m, "", stage))
+    layout.add_rows("policy_hhi", len(owners), rows, cols, vals, -np.inf, np.array(upper),
+                    owners=owners)
+
+
+def _active(instance) -> set[int]:
+    return {id(p) for p in instance.active_policies()}

@@ -1,0 +1,171 @@
+"""The shipped library: the embedded data set and the `models/` strategies and what-ifs.
+
+`pip install .` maps the repository's `data/` and `models/` folders into the package
+(`resilience._data`, `resilience._models`), so the same lookup works from a checkout, an
+editable install and a wheel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from resilience.domain import POLICY_RULES, Instance, Policy, WhatIfEdit
+from resilience.errors import InputError, Problem
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _folder(package: str, fallback: str) -> Path:
+    try:
+        found = Path(str(resources.files(package)))
+        if found.is_dir():
+            return found
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return _REPO / fallback
+
+
+def models_folder() -> Path:
+    return _folder("resilience._models", "models")
+
+
+def data_folder() -> Path:
+    return _folder("resilience._data", "data")
+
+
+def demo_workbook() -> Path:
+    return data_folder() / "critical-inputs.xlsx"
+
+
+def example_workbook() -> Path:
+    return data_folder() / "example.xlsx"
+
+
+def _names(kind: str) -> dict[str, Path]:
+    folder = models_folder() / kind
+    if not folder.is_dir():
+        return {}
+    return {p.stem.casefold(): p for p in sorted(folder.glob("*.toml"))}
+
+
+def library_strategies() -> tuple[str, ...]:
+    return tuple(p.stem for p in _names("strategies").values())
+
+
+def library_whatifs() -> tuple[str, ...]:
+    return tuple(p.stem for p in _names("whatifs").values())
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path.name), "", f"not valid TOML: {exc}")]) from None
+
+
+def load_library_strategy(instance: Instance, name: str) -> Instance:
+    path = _names("strategies").get(name.strip().casefold())
+    if path is None:
+        raise InputError([Problem("", "", f"unknown strategy {name!r}")])
+    spec = _read(path)
+    policies = tuple(_policy(instance, row, path, i, strategy=path.stem, whatif=None)
+                     for i, row in enumerate(spec.get("policy", []), start=1))
+    return dataclasses.replace(instance, policies=instance.policies + policies,
+                               strategy=path.stem)
+
+
+def load_library_whatif(instance: Instance, name: str) -> Instance:
+    """The instance with the library what-if's edits and rows added (not yet applied)."""
+    path = _names("whatifs").get(name.strip().casefold())
+    if path is None:
+        from resilience.whatif import known_whatifs
+
+        known = sorted(set(known_whatifs(instance)) | set(library_whatifs()))
+        raise InputError([Problem("", "", f"unknown what-if {name!r}; known: "
+                                  f"{', '.join(known) or 'none defined'}")])
+    spec = _read(path)
+    label = path.stem
+    edits = []
+    for i, row in enumerate(spec.get("edit", []), start=1):
+        try:
+            where = tuple(
+                (part.split("=", 1)[0].strip(), part.split("=", 1)[1].strip())
+                for part in str(row.get("where", "")).split(";") if part.strip()
+            )
+            edits.append(WhatIfEdit(
+                whatif=label, sheet=str(row["sheet"]).strip().title(), where=where,
+                column=str(row["column"]), op=str(row.get("op", "set")),
+                value=_number_or_text(row["value"]), row=0, origin=path.name,
+            ))
+        except (KeyError, IndexError) as exc:
+            raise InputError([Problem(path.name, f"edit {i}", f"missing or malformed {exc}")]
+                             ) from None
+    for edit in edits:
+        if edit.sheet not in ("Materials", "Countries", "Suppliers") or edit.op not in (
+                "set", "scale", "add"):
+            raise InputError([Problem(path.name, "", f"edit on {edit.sheet!r} with op "
+                                      f"{edit.op!r}: sheet must be Materials, Countries or "
+                                      "Suppliers and op set, scale or add")])
+    policies = tuple(_policy(instance, row, path, i, strategy=None, whatif=label)
+                     for i, row in enumerate(spec.get("policy", []), start=1))
+    return dataclasses.replace(instance, whatif_edits=instance.whatif_edits + tuple(edits),
+                               policies=instance.policies + policies)
+
+
+def _number_or_text(value: object) -> float | str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return float(value)
+    match = re.fullmatch(r"\s*([+-]?\d+(?:\.\d*)?)\s*%\s*", str(value))
+    return float(match.group(1)) / 100 if match else str(value)
+
+
+def _policy(instance: Instance, row: dict, path: Path, index: int, strategy: str | None,
+            whatif: str | None) -> Policy:
+    where = f"policy {index}"
+
+    def fail(message: str) -> InputError:
+        return InputError([Problem(path.name, where, message)])
+
+    rule = str(row.get("rule", "")).strip()
+    if rule not in POLICY_RULES:
+        raise fail(f"rule must be one of {', '.join(POLICY_RULES)}")
+    stage = str(row.get("stage", "both")).strip().lower()
+    if stage not in ("origin", "processing", "both"):
+        raise fail("stage must be origin, processing or both")
+    material = str(row.get("material", "*")).strip()
+    if material != "*":
+        found = [m.id for m in instance.materials if m.id.casefold() == material.casefold()]
+        if not found:
+            raise fail(f"material {material!r} is not in this workbook")
+        material = found[0]
+    target = str(row.get("target", "*")).strip()
+    kind = "*"
+    if target != "*":
+        countries = [c.id for c in instance.countries if c.id.casefold() == target.casefold()]
+        groups = sorted({g for c in instance.countries for g in c.groups
+                         if g.casefold() == target.casefold()})
+        if countries:
+            target, kind = countries[0], "country"
+        elif groups:
+            target, kind = groups[0], "group"
+        else:
+            # A group no country of this workbook carries: the rule has no member.
+            kind = "group"
+    value = row.get("value")
+    if rule != "exclude":
+        if value is None:
+            raise fail(f"{rule} needs a value")
+        value = _number_or_text(value)
+        if not isinstance(value, float):
+            raise fail("value must be a number")
+    else:
+        value = None
+    return Policy(rule=rule, material=material, target=target, target_kind=kind, stage=stage,
+                  value=value, strategy=strategy, whatif=whatif,
+                  name=str(row.get("name", f"{rule} {target}")), row=0)

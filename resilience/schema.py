@@ -1,0 +1,284 @@
+"""The one table that says what each input sheet and column is.
+
+The reader, the validator, the blank template and the workbook docs are all generated
+from it, so they cannot disagree. Kinds:
+
+- ``text``: free text; ``id``: an identifier (trimmed, compared case-insensitively);
+- ``ref``: a reference to an id defined on ``ref_sheet`` (``allow_star`` admits ``*``);
+- ``number``: a plain number; percent text is an error;
+- ``fraction``: a number that may also be written as ``65%`` or an Excel percentage;
+- ``choice``: one of ``choices``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resilience.domain import POLICY_RULES
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    description: str
+    unit: str = ""
+    required: bool = False  # the column must be present
+    default: object = None  # used when the cell is blank; None = blank stays blank
+    mandatory_value: bool = False  # a blank cell is an error
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    choices: tuple[str, ...] = ()
+    ref_sheet: str = ""
+    allow_star: bool = False
+
+    def bounds_text(self) -> str:
+        parts = []
+        if self.minimum is not None:
+            parts.append(f"{'>' if self.min_exclusive else '≥'} {self.minimum:g}")
+        if self.maximum is not None:
+            parts.append(f"{'<' if self.max_exclusive else '≤'} {self.maximum:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    required: bool = False
+    key_value: bool = False  # Settings: one row per key
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+MATERIALS = Sheet(
+    "Materials",
+    "One row per material: what is needed and what running short costs.",
+    (
+        Column("material", "id", "Material id, unique", required=True, mandatory_value=True),
+        Column("unit", "text", "Unit of measure (t, kg, wafers, MWh, ...)", default=""),
+        Column(
+            "demand", "number", "Units needed in the planning period (D_m)", unit="units",
+            required=True, mandatory_value=True, minimum=0, min_exclusive=True,
+        ),
+        Column(
+            "shortage_penalty", "number", "Cost per unit of unmet demand (P_m)",
+            unit="currency/unit", required=True, mandatory_value=True, minimum=0,
+        ),
+        Column(
+            "stockpile_cost", "number",
+            "Carrying cost per unit of strategic stock held (k_m); blank = no stockpile",
+            unit="currency/unit", minimum=0,
+        ),
+        Column(
+            "max_stockpile", "number", "Cap on stock held (S_m); blank = no cap",
+            unit="units", minimum=0,
+        ),
+    ),
+    required=True,
+)
+
+COUNTRIES = Sheet(
+    "Countries",
+    "One row per country that supplies or processes anything.",
+    (
+        Column(
+            "country", "id", "Country code (ISO 3166 alpha-3 recommended), unique",
+            required=True, mandatory_value=True,
+        ),
+        Column("name", "text", "Display name", default=""),
+        Column(
+            "disruption_prob", "fraction",
+            "Probability the country's supply is disrupted in the period (p_c)",
+            unit="fraction", default=0.0, minimum=0, maximum=1, max_exclusive=True,
+        ),
+        Column(
+            "groups", "text",
+            "Comma-separated group tags, e.g. NATO, EU, US_FTA; FEOC marks a foreign "
+            "entity of concern",
+            default="",
+        ),
+        Column(
+            "tariff", "fraction", "Ad-valorem tariff on goods processed in this country",
+            unit="fraction", default=0.0, minimum=0,
+        ),
+    ),
+    required=True,
+)
+
+SUPPLIERS = Sheet(
+    "Suppliers",
+    "One row per offer: a supplier selling a material from an origin country, processed "
+    "in a processing country.",
+    (
+        Column("supplier", "text", "Supplier name", required=True, mandatory_value=True),
+        Column(
+            "material", "ref", "Material sold (a Materials id)", required=True,
+            mandatory_value=True, ref_sheet="Materials",
+        ),
+        Column(
+            "country", "ref", "Origin country (extraction / production)", required=True,
+            mandatory_value=True, ref_sheet="Countries",
+        ),
+        Column(
+            "processing_country", "ref",
+            "Where it is refined / processed; blank = the origin country",
+            ref_sheet="Countries",
+        ),
+        Column(
+            "unit_cost", "number", "Price per unit before tariff (c_o)",
+            unit="currency/unit", required=True, mandatory_value=True, minimum=0,
+        ),
+        Column(
+            "capacity", "number", "Most units per period (U_o)", unit="units",
+            required=True, mandatory_value=True, minimum=0,
+        ),
+        Column(
+            "min_order", "number", "Fewest units if contracted (L_o), at most capacity",
+            unit="units", default=0.0, minimum=0,
+        ),
+        Column(
+            "fixed_cost", "number", "Cost of holding a contract (f_o)", unit="currency",
+            default=0.0, minimum=0,
+        ),
+        Column(
+            "reserve_cost", "number",
+            "Cost per unit of reserved backup capacity (rho_o); blank = no reservation",
+            unit="currency/unit", minimum=0,
+        ),
+        Column(
+            "tariff", "fraction",
+            "Overrides the tariff of the processing country; blank = the country's",
+            unit="fraction", minimum=0,
+        ),
+    ),
+    required=True,
+)
+
+POLICIES = Sheet(
+    "Policies",
+    "Concentration and sourcing rules. Blank strategy = always applies; a name = only "
+    "when that strategy is chosen.",
+    (
+        Column(
+            "rule", "choice", "The kind of rule", required=True, mandatory_value=True,
+            choices=POLICY_RULES,
+        ),
+        Column(
+            "material", "ref", "Which material, or * for every material", default="*",
+            ref_sheet="Materials", allow_star=True,
+        ),
+        Column(
+            "target", "ref", "A country code, a group tag, or * for every country",
+            default="*", ref_sheet="Countries", allow_star=True,
+        ),
+        Column(
+            "stage", "choice",
+            "Which country of an offer counts: origin, processing, or both in turn",
+            default="both", choices=("origin", "processing", "both"),
+        ),
+        Column(
+            "value", "number",
+            "The limit: a fraction for share rules, 0-10,000 for max_hhi; unused by exclude",
+        ),
+        Column("strategy", "id", "Strategy name; blank = always applies"),
+        Column("whatif", "id", "What-if name; the row applies only under that what-if"),
+        Column("name", "text", "Label in the report; blank = rule and target"),
+    ),
+)
+
+SCENARIOS = Sheet(
+    "Scenarios",
+    "Disruption scenarios; rows with the same id form one scenario. Without this sheet, "
+    "one scenario per country with disruption_prob > 0 is generated.",
+    (
+        Column("scenario", "id", "Scenario id", required=True, mandatory_value=True),
+        Column(
+            "probability", "fraction", "Probability, equal on every row of a scenario",
+            unit="fraction", required=True, mandatory_value=True, minimum=0, maximum=1,
+        ),
+        Column(
+            "country", "ref", "A country hit in this scenario", required=True,
+            mandatory_value=True, ref_sheet="Countries",
+        ),
+        Column(
+            "material", "ref", "Which of its materials are hit, or * for all",
+            default="*", ref_sheet="Materials", allow_star=True,
+        ),
+        Column(
+            "capacity_factor", "fraction", "Fraction of that supply still delivered",
+            unit="fraction", default=0.0, minimum=0, maximum=1,
+        ),
+        Column("whatif", "id", "What-if name; the row applies only under that what-if"),
+    ),
+)
+
+WHATIFS = Sheet(
+    "WhatIfs",
+    "Named sets of edits applied to the base data before solving.",
+    (
+        Column("whatif", "id", "What-if name", required=True, mandatory_value=True),
+        Column(
+            "sheet", "choice", "Which table to edit", required=True, mandatory_value=True,
+            choices=("Materials", "Countries", "Suppliers"),
+        ),
+        Column("where", "text", "Filter: column=value pairs joined by ;  blank = every row"),
+        Column("column", "text", "The column to change", required=True, mandatory_value=True),
+        Column(
+            "op", "choice", "How: set, scale or add", required=True, mandatory_value=True,
+            choices=("set", "scale", "add"),
+        ),
+        Column("value", "text", "By what (a number, or text for set)", mandatory_value=True),
+    ),
+)
+
+SETTING_KEYS = Sheet(
+    "Settings",
+    "Solver and model settings, one key per row; command-line options override them.",
+    (
+        Column(
+            "risk_aversion", "fraction",
+            "lambda in [0, 1]: weight on CVaR of recourse cost vs its expectation",
+            unit="fraction", default=0.0, minimum=0, maximum=1,
+        ),
+        Column(
+            "cvar_alpha", "fraction", "alpha in (0, 1): the CVaR confidence level",
+            unit="fraction", default=0.95, minimum=0, maximum=1, min_exclusive=True,
+            max_exclusive=True,
+        ),
+        Column(
+            "time_limit", "number", "Seconds for HiGHS", unit="s", default=60.0, minimum=0,
+            min_exclusive=True,
+        ),
+        Column(
+            "mip_gap", "fraction", "Relative MIP gap at which HiGHS stops", unit="fraction",
+            default=1e-4, minimum=0, maximum=1,
+        ),
+        Column("currency", "text", "Currency label in reports", default="USD"),
+    ),
+    key_value=True,
+)
+
+SHEETS: tuple[Sheet, ...] = (MATERIALS, COUNTRIES, SUPPLIERS, POLICIES, SCENARIOS, WHATIFS,
+                             SETTING_KEYS)
+
+
+def normalise_name(text: object) -> str:
+    """Sheet and header names match ignoring case, surrounding spaces, and treating
+    spaces and underscores alike (``Unit cost`` = ``unit_cost``)."""
+    return " ".join(str(text).replace("_", " ").split()).casefold()
+
+
+def sheet_by_name(name: str) -> Sheet | None:
+    key = normalise_name(name)
+    for sheet in SHEETS:
+        if normalise_name(sheet.name) == key:
+            return sheet
+    return None

@@ -1,0 +1,168 @@
+"""Reading an input workbook into raw tables that keep every cell's coordinates.
+
+Nothing here interprets values: that is validation's job. What this module owns is
+getting the cells out of the file safely — refusing files that are not xlsx or would
+inflate past a fixed budget before any XML is parsed — and knowing where each cell was.
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl.utils import get_column_letter
+
+from resilience.errors import InputError, Problem
+from resilience.schema import SHEETS, normalise_name, sheet_by_name
+
+MAX_INFLATED_BYTES = 512 * 1024 * 1024
+MAX_CELL_CHARS = 10_000
+
+
+@dataclass
+class RawSheet:
+    """One sheet's cells: headers by normalised name, rows with their Excel row numbers."""
+
+    name: str  # as spelt in the file
+    headers: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (letter, text)
+    unknown_headers: list[tuple[str, str]] = field(default_factory=list)  # (letter, text)
+    rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    hidden: bool = False
+
+    def cell(self, key: str, row: int) -> str:
+        letter = self.headers[key][0] if key in self.headers else "A"
+        return f"{letter}{row}"
+
+
+@dataclass
+class RawWorkbook:
+    path: Path
+    sheets: dict[str, RawSheet]  # schema sheet name -> sheet
+    extra_sheets: list[str]
+    problems: list[Problem]
+
+
+def check_container(path: Path) -> None:
+    """Refuse what is not a readable xlsx, or would inflate too far, before parsing."""
+    def fail(message: str) -> InputError:
+        return InputError([Problem("", "", f"{path.name}: {message}")])
+
+    if not path.exists():
+        raise fail("no such file")
+    if path.is_dir():
+        raise fail("is a folder, not an .xlsx workbook")
+    if path.stat().st_size == 0:
+        raise fail("the file is empty (0 bytes), not an .xlsx workbook")
+    if not zipfile.is_zipfile(path):
+        raise fail(
+            "not an .xlsx workbook (an .xlsx file is a zip archive; this one is not — "
+            "a CSV or an old .xls renamed?). Save it from Excel as .xlsx"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            names = {e.filename for e in entries}
+            inflated = sum(e.file_size for e in entries)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise fail(f"the archive is damaged ({exc}); save it again from Excel") from None
+    if "xl/workbook.xml" not in names:
+        raise fail("a zip archive but not an Excel workbook (no xl/workbook.xml)")
+    if inflated > MAX_INFLATED_BYTES:
+        raise fail(
+            f"its parts would inflate to {inflated / 2**20:,.0f} MiB, over the "
+            f"{MAX_INFLATED_BYTES / 2**20:,.0f} MiB limit; refusing to open it"
+        )
+
+
+def read_workbook(path: Path) -> RawWorkbook:
+    """All known sheets as raw tables; unknown sheets are only named."""
+    import pandas as pd
+
+    check_container(path)
+    try:
+        frames = pd.read_excel(
+            path, sheet_name=None, header=None, engine="calamine",
+            keep_default_na=False, na_values=[""], dtype=object,
+        )
+    except Exception as exc:  # calamine raises its own types for damaged parts
+        raise InputError(
+            [Problem("", "", f"{path.name}: cannot be read as an .xlsx workbook ({exc})")]
+        ) from None
+
+    problems: list[Problem] = []
+    sheets: dict[str, RawSheet] = {}
+    extra: list[str] = []
+    order = {s.name: i for i, s in enumerate(SHEETS)}
+    for file_name, frame in frames.items():
+        schema_sheet = sheet_by_name(file_name)
+        if schema_sheet is None:
+            extra.append(str(file_name))
+            continue
+        if schema_sheet.name in sheets:
+            problems.append(Problem(
+                str(file_name), "", f"a second sheet named like {schema_sheet.name}; "
+                "sheet names match ignoring case, spaces and underscores",
+                order=(order[schema_sheet.name], 0, 0),
+            ))
+            continue
+        sheets[schema_sheet.name] = _raw_sheet(
+            str(file_name), frame, schema_sheet, order[schema_sheet.name], problems
+        )
+    return RawWorkbook(path=path, sheets=sheets, extra_sheets=extra, problems=problems)
+
+
+def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
+    raw = RawSheet(name=name)
+    values = frame.to_numpy(dtype=object)
+    if values.shape[0] == 0:
+        return raw
+    known = {normalise_name(c.name): c.name for c in schema_sheet.columns}
+    if schema_sheet.key_value:
+        known = {"key": "key", "value": "value"}
+    for j, header in enumerate(values[0]):
+        if _is_blank(header):
+            continue
+        letter = get_column_letter(j + 1)
+        key = known.get(normalise_name(header))
+        if key is None:
+            raw.unknown_headers.append((letter, str(header)))
+        elif key in raw.headers:
+            problems.append(Problem(
+                name, f"{letter}1", f"column {key} appears twice", found=header,
+                order=(sheet_order, 1, j),
+            ))
+        else:
+            raw.headers[key] = (letter, str(header))
+    columns = [(j, known.get(normalise_name(h))) for j, h in enumerate(values[0])
+               if not _is_blank(h)]
+    for i in range(1, values.shape[0]):
+        row_values = values[i]
+        record: dict[str, object] = {}
+        blank = True
+        for j, key in columns:
+            value = row_values[j] if j < len(row_values) else None
+            if _is_blank(value):
+                continue
+            blank = False
+            if key is not None and raw.headers.get(key, ("",))[0] == get_column_letter(j + 1):
+                record[key] = _clean(value)
+        if not blank:
+            raw.rows.append((i + 1, record))
+    return raw
+
+
+def _is_blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def _clean(value: object) -> object:
+    """Strip text; keep numbers, booleans and dates as they are for validation to judge."""
+    if isinstance(value, str):
+        return value.strip()
+    return value
