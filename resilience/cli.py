@@ -1,0 +1,234 @@
+"""Commands → functions. This module maps errors to exit codes and holds no logic:
+
+0 done · 1 anything else · 2 invalid input · 3 infeasible · 4 time limit, no plan ·
+130 interrupted.
+
+Pyomo and HiGHS are imported only by commands that solve, so `--help`, `validate` and
+`template` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resilience.errors import InfeasibleError, InputError, NoPlanError, VerificationError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Supply-chain resilience optimizer: how much of each critical input to buy from "
+         "which supplier in which country, trading cost against concentration and risk.",
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_INTERRUPTED = (
+    0, 1, 2, 3, 4, 130)
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Run a command body; turn every known failure into its exit code and a message."""
+    from resilience.report.files import OutputError
+
+    try:
+        code = action()
+    except InputError as exc:
+        errors = [p for p in exc.problems if not p.warning]
+        warnings = [p for p in exc.problems if p.warning]
+        _err(f"Invalid input: {len(errors)} problem{'s' if len(errors) != 1 else ''}")
+        for problem in errors:
+            _err(f"  {problem}")
+        if warnings:
+            _err(f"Warnings ({len(warnings)}):")
+            for problem in warnings:
+                _err(f"  {problem}")
+        code = EXIT_INPUT
+    except InfeasibleError as exc:
+        _err("Infeasible: no plan satisfies every rule. The conflict:")
+        for line in str(exc).splitlines():
+            _err(f"  {line}")
+        code = EXIT_INFEASIBLE
+    except NoPlanError as exc:
+        _err(f"No plan found: {exc}")
+        code = EXIT_NO_PLAN
+    except VerificationError as exc:
+        _err(f"Verification failed: {exc}")
+        code = EXIT_ERROR
+    except OutputError as exc:
+        _err(f"Cannot write output: {exc}")
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("Interrupted; no output was written.")
+        code = EXIT_INTERRUPTED
+    except MemoryError:
+        _err("Out of memory: the model is too large for this machine.")
+        code = EXIT_ERROR
+    except Exception as exc:  # the last line of defence: a message, never a traceback
+        _err(f"Error: {type(exc).__name__}: {exc}")
+        code = EXIT_ERROR
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")]) -> None:
+    """Check a workbook and list every problem as Sheet!Cell: what is wrong."""
+
+    def body() -> int:
+        from resilience.validate import load
+
+        instance = load(book)
+        typer.echo(_describe(instance))
+        if instance.warnings:
+            typer.echo(f"Warnings ({len(instance.warnings)}):")
+            for warning in instance.warnings:
+                typer.echo(f"  {warning}")
+        return EXIT_OK
+
+    _run(body)
+
+
+def _describe(instance) -> str:
+    scenarios = instance.scenarios()
+    generated = "generated from disruption_prob" if instance.scenario_rows is None \
+        else "from the Scenarios sheet"
+    strategies = ", ".join(instance.strategies()) or "none"
+    always = sum(1 for p in instance.policies if p.strategy is None and p.whatif is None)
+    return (
+        f"{instance.source_name}: valid. {len(instance.materials)} materials, "
+        f"{len(instance.countries)} countries, {len(instance.offers)} offers from "
+        f"{len({o.supplier for o in instance.offers})} suppliers; {len(scenarios)} "
+        f"scenarios ({generated}, baseline included); {len(instance.policies)} policy rows "
+        f"({always} always on; strategies: {strategies}); {len(instance.whatif_edits)} "
+        f"what-if edits. Settings: risk_aversion {instance.settings.risk_aversion:g}, "
+        f"cvar_alpha {instance.settings.cvar_alpha:g}, time_limit "
+        f"{instance.settings.time_limit:g} s, mip_gap {instance.settings.mip_gap:g}, "
+        f"currency {instance.settings.currency}."
+    )
+
+
+def _default_report(book: Path, suffix: str) -> Path:
+    return Path("reports") / f"{book.stem}-{suffix}.xlsx"
+
+
+@app.command()
+def solve(
+    book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Report workbook to write "
+                                             "(default reports/BOOK-plan.xlsx)")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the result "
+                                                   "as JSON here ('-' for stdout)")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
+    whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
+    risk_aversion: Annotated[float | None, typer.Option(help="λ in [0, 1]")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Seconds for HiGHS")] = None,
+    gap: Annotated[float | None, typer.Option(help="Relative MIP gap")] = None,
+) -> None:
+    """Find the cost-optimal sourcing plan under the workbook's rules and risks."""
+
+    def body() -> int:
+        from resilience.cases import prepare_case
+        from resilience.report.files import check_output, write_text_atomically
+        from resilience.validate import load
+
+        target = out or _default_report(book, "plan")
+        check_output(target, (book,))
+        if json_path is not None and str(json_path) != "-":
+            check_output(json_path, (book, target))
+        instance = load(book)
+        case = prepare_case(instance, strategy=strategy, whatif=whatif,
+                            risk_aversion=risk_aversion, time_limit=time_limit, mip_gap=gap)
+        from resilience.api import solve_case
+        from resilience.report.excel import write_solve_report
+        from resilience.report.kpis import solve_summary
+
+        result = solve_case(case)
+        write_solve_report(result, target)
+        summary = solve_summary(result)
+        if json_path is not None:
+            text = json.dumps(summary, indent=2, sort_keys=False, allow_nan=False,
+                              default=str) + "\n"
+            if str(json_path) == "-":
+                sys.stdout.write(text)
+            else:
+                write_text_atomically(json_path, text)
+        if str(json_path) != "-":
+            typer.echo(_solve_line(summary, target))
+        return EXIT_OK
+
+    _run(body)
+
+
+def _solve_line(summary: dict, target: Path) -> str:
+    currency = summary["settings"]["currency"]
+    gap = summary["mip_gap"]
+    gap_text = f", gap {gap:.2%}" if gap is not None else ""
+    return (f"{summary['status']}{gap_text}: objective {summary['objective']:,.2f} {currency} "
+            f"(first stage {summary['first_stage_cost']:,.2f}, expected recourse "
+            f"{summary['expected_recourse_cost']:,.2f}, CVaR {summary['cvar']:,.2f}); "
+            f"{len(summary['plan'])} contracts. Report: {target}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report to write")] = Path(
+        "reports/demo.xlsx"),
+) -> None:
+    """Solve the embedded critical-inputs data set into reports/demo.xlsx."""
+
+    def body() -> int:
+        from resilience.api import solve_case
+        from resilience.cases import prepare_case
+        from resilience.library import demo_workbook
+        from resilience.report.excel import write_solve_report
+        from resilience.report.files import check_output
+        from resilience.report.kpis import solve_summary
+        from resilience.validate import load
+
+        book = demo_workbook()
+        check_output(out, (book,))
+        instance = load(book)
+        result = solve_case(prepare_case(instance))
+        write_solve_report(result, out)
+        typer.echo(_solve_line(solve_summary(result), out))
+        return EXIT_OK
+
+    _run(body)
+
+
+@app.command()
+def template(book: Annotated[Path, typer.Argument(help="Where to write the blank template")]
+             ) -> None:
+    """Write a blank input workbook with dropdowns, units and an Instructions sheet."""
+
+    def body() -> int:
+        from resilience.report.files import check_output, write_atomically
+        from resilience.template import write_template
+
+        check_output(book)
+        if book.exists():
+            from resilience.report.files import OutputError
+
+            raise OutputError(f"{book} already exists; the template never overwrites a file")
+        write_atomically(book, write_template)
+        typer.echo(f"Template written: {book}. Fill it in, then run: resilience validate "
+                   f"{book}")
+        return EXIT_OK
+
+    _run(body)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

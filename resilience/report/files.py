@@ -1,0 +1,75 @@
+"""Writing output files so nothing is ever lost: never over the input, never half-written.
+
+Each file is written to a temporary name in the target folder and renamed into place,
+so an interrupted run (Ctrl-C, a crash, a full disk) leaves the old file or none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from resilience.errors import InputError, Problem
+
+
+class OutputError(Exception):
+    """The output cannot be written where asked (exit code 1 with a plain message)."""
+
+
+def check_output(target: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse, before any work, an output that is an input or cannot be written."""
+    for source in inputs:
+        if _same_file(target, source):
+            raise InputError([Problem("command line", "", f"the output {target} is the input "
+                                      "workbook; choose another name (the input is never "
+                                      "overwritten)")])
+    if target.exists() and target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
+    folder = target.parent if str(target.parent) else Path(".")
+    if folder.exists() and not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write into {folder}: permission denied")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path) -> Iterator[Path]:
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {folder}: {exc.strerror}") from None
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write into {folder}: {exc.strerror}") from None
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary_path)`, then rename the result onto `target`."""
+    with _temporary_beside(target) as temporary:
+        write(temporary)
+        try:
+            os.replace(temporary, target)
+        except OSError as exc:
+            raise OutputError(f"cannot replace {target}: {exc.strerror} (is it open in "
+                              "Excel?)") from None
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    write_atomically(target, lambda path: path.write_text(text, encoding="utf-8"))
