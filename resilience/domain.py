@@ -194,9 +194,21 @@ class Instance:
                 if c.disruption_prob > 0
             ]
         else:
-            listed = [
-                s for s in self.scenario_rows if s.whatif is None or s.whatif == self.whatif
-            ]
+            # A what-if's rows join the base scenario of the same name (more hits) or,
+            # if there is none, form a new scenario.
+            listed = [s for s in self.scenario_rows if s.whatif is None]
+            position = {s.name.casefold(): i for i, s in enumerate(listed)}
+            for s in self.scenario_rows:
+                if s.whatif is None or s.whatif != self.whatif:
+                    continue
+                i = position.get(s.name.casefold())
+                if i is None:
+                    position[s.name.casefold()] = len(listed)
+                    listed.append(s)
+                else:
+                    base = listed[i]
+                    listed[i] = Scenario(base.name, base.probability, base.hits + s.hits,
+                                         None, base.row)
         remainder = 1.0 - sum(s.probability for s in listed)
         if remainder > 1e-12:
             listed.append(Scenario(name=BASELINE, probability=remainder))

@@ -282,3 +282,37 @@ def sheet_by_name(name: str) -> Sheet | None:
         if normalise_name(sheet.name) == key:
             return sheet
     return None
+
+
+def describe_kind(column: Column) -> str:
+    """The column's type in words, for the template and the docs."""
+    if column.kind == "choice":
+        return "one of " + ", ".join(column.choices)
+    if column.kind == "ref":
+        star = " or *" if column.allow_star else ""
+        if column.ref_sheet == "Countries" and column.allow_star:
+            return "country code, group tag or *"
+        return f"ref {column.ref_sheet}{star}"
+    text = {"id": "identifier", "text": "text", "number": "number",
+            "fraction": "fraction (0.65, 65% or a % cell)"}[column.kind]
+    bounds = column.bounds_text()
+    return f"{text} {bounds}" if bounds else text
+
+
+def markdown_tables() -> str:
+    """The column tables of docs/workbook.md, generated so the docs match the reader."""
+    parts = []
+    for sheet in SHEETS:
+        need = "required sheet" if sheet.required else "optional sheet"
+        parts.append(f"### {sheet.name} ({need})\n\n{sheet.description}\n")
+        first = "key" if sheet.key_value else "column"
+        parts.append(f"| {first} | type | unit | default | required | meaning |")
+        parts.append("| --- | --- | --- | --- | --- | --- |")
+        for c in sheet.columns:
+            default = "" if c.default in (None, "") else f"{c.default:g}" if isinstance(
+                c.default, float) else str(c.default)
+            required = "yes" if (c.required or c.mandatory_value) else ""
+            parts.append(f"| {c.name} | {describe_kind(c)} | {c.unit} | {default} | "
+                         f"{required} | {c.description} |")
+        parts.append("")
+    return "\n".join(parts)

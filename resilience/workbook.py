@@ -12,8 +12,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl.utils import get_column_letter
-
 from resilience.errors import InputError, Problem
 from resilience.schema import SHEETS, normalise_name, sheet_by_name
 
@@ -42,6 +40,15 @@ class RawWorkbook:
     sheets: dict[str, RawSheet]  # schema sheet name -> sheet
     extra_sheets: list[str]
     problems: list[Problem]
+
+
+def get_column_letter(index: int) -> str:
+    """1 → A, 27 → AA (kept here so reading a workbook does not import openpyxl)."""
+    letters = ""
+    while index > 0:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def check_container(path: Path) -> None:
