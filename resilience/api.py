@@ -25,19 +25,28 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
                ) -> SolveResult:
     """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch."""
     from resilience.formulation.build import build_model
+    from resilience.solver import HighsSession
+
+    built = build_model(instance)
+    session = HighsSession(built.pyomo, threads=threads)
+    return solve_built(built, session, instance, with_duals=with_duals)
+
+
+def solve_built(built, session, instance: Instance, *, with_duals: bool = True,
+                reused: bool = False, planning_rules: bool = True) -> SolveResult:
+    """Solve a model already handed to HiGHS (possibly with changed bounds or costs) and
+    verify the plan against `instance`, the case the model now stands for."""
     from resilience.formulation.explain import describe_conflict
     from resilience.formulation.extract import (
         extract_plan,
         extract_policy_costs,
         extract_scenarios,
     )
-    from resilience.solver import HighsSession, versions
+    from resilience.solver import versions
 
-    built = build_model(instance)
-    session = HighsSession(built.pyomo, threads=threads)
     settings = instance.settings
     outcome = session.solve(time_limit=settings.time_limit, mip_gap=settings.mip_gap)
-    build_seconds = built.build_seconds + session.handoff_seconds
+    build_seconds = 0.0 if reused else built.build_seconds + session.handoff_seconds
 
     if outcome.status is Status.INFEASIBLE:
         iis = session.irreducible_infeasible_set()
@@ -56,14 +65,16 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
     plan, stockpile = extract_plan(built, outcome.values)
     scenarios = extract_scenarios(built, outcome.values)
     duals = session.fixed_lp_duals() if with_duals else None
-    policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets)
+    policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
+                                        instance)
     solution = Solution(
         status=outcome.status, objective=outcome.objective, bound=outcome.bound,
         mip_gap=outcome.gap, solve_seconds=outcome.seconds, build_seconds=build_seconds,
         plan=plan, stockpile=stockpile, scenarios=scenarios, policy_costs=policy_costs,
         message=outcome.message, solver_versions=versions(),
     )
-    check = verify(instance, plan, stockpile, outcome.objective, outcome.bound)
+    check = verify(instance, plan, stockpile, outcome.objective, outcome.bound,
+                   planning_rules=planning_rules)
     if not check.ok:
         raise VerificationError(
             "the solver's plan failed the independent check:\n  "

@@ -266,6 +266,9 @@ SETTING_KEYS = Sheet(
     key_value=True,
 )
 
+# Sheets the template adds for people (instructions, dropdown sources): read past silently.
+HELPER_SHEETS = ("Instructions", "Lists")
+
 SHEETS: tuple[Sheet, ...] = (MATERIALS, COUNTRIES, SUPPLIERS, POLICIES, SCENARIOS, WHATIFS,
                              SETTING_KEYS)
 

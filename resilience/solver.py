@@ -214,6 +214,16 @@ class HighsSession:
         self._highs.changeRowsBounds(len(rows), rows, np.asarray(lower, dtype=float),
                                      np.asarray(upper, dtype=float))
 
+    def set_costs(self, columns: np.ndarray, costs: np.ndarray) -> None:
+        columns = np.asarray(columns, dtype=np.int32)
+        self._highs.changeColsCost(len(columns), columns, np.asarray(costs, dtype=float))
+
+    def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray,
+                          upper: np.ndarray) -> None:
+        columns = np.asarray(columns, dtype=np.int32)
+        self._highs.changeColsBounds(len(columns), columns, np.asarray(lower, dtype=float),
+                                     np.asarray(upper, dtype=float))
+
     def fixed_lp_duals(self) -> np.ndarray | None:
         """Row duals of the LP with the binaries fixed at the incumbent: ∂objective/∂rhs,
         the price of each constraint (NOTES: a policy on binaries alone has dual 0)."""

@@ -26,8 +26,6 @@ Choices made for people filling the workbook in Excel or LibreOffice:
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +38,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from resilience.schema import SHEETS, Column, Sheet
+from resilience.schema import SHEETS, Column, Sheet, describe_kind
 
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"  # hidden: feeds the dropdowns of columns that admit *
@@ -53,6 +51,7 @@ _TEXT_FORMAT = "@"  # ids stay exactly as typed: no dates from "1-2", no lost le
 # Excel refuses (or "repairs") files whose validation texts exceed these lengths.
 _MAX_TITLE, _MAX_PROMPT, _MAX_ERROR = 32, 255, 225
 _MAX_INLINE_LIST = 255  # a literal list formula ("a,b,c") is limited to 255 characters
+# Validation formulas are stored without a leading "=", as Excel itself writes them.
 
 _SHEET_NOTES = {
     "Suppliers": "The combination supplier, material, country, processing_country must be "
@@ -67,34 +66,21 @@ _SHEET_NOTES = {
                  "is the no-disruption baseline (a reserved name).",
     "WhatIfs": "where is a filter such as country=CHN; material=gallium. An edit that "
                "matches no row is an error.",
-    "Settings": "A key | value sheet: one row per setting, pre-filled with the defaults. "
-                "Clear a value to use the default; command-line options override it.",
+    "Settings": "A key | value sheet: one row per setting (the keys are the Settings rows "
+                "of the table below), pre-filled with the defaults; clear a value to use "
+                "the default.",
 }
 
 
-def write_template(path: str | Path, *, overwrite: bool = False) -> None:
-    """Write a blank input workbook to ``path`` (an ``.xlsx`` name).
+def write_template(path: Path) -> None:
+    """Write a blank input workbook to ``path``, replacing whatever is there.
 
-    Refuses to replace an existing file unless ``overwrite`` is set, because the file most
-    likely to sit at that path is a workbook someone has already filled. The file is
-    written to a temporary name and moved into place, so a failure never leaves a
-    half-written workbook behind.
+    The path is taken as given (any name, possibly an existing temporary file): the CLI
+    calls this through ``report.files.write_atomically``, which hands over a ``.tmp`` file
+    beside the target and owns the policies around it (never overwrite an existing
+    workbook, rename into place only once the file is complete).
     """
-    path = Path(path)
-    if path.suffix.lower() != ".xlsx":
-        raise ValueError(f"{path.name}: the template must be saved with an .xlsx name")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; not overwriting it")
-    book = build_template()
-    handle, temp_name = tempfile.mkstemp(suffix=".xlsx", prefix=".template-",
-                                         dir=path.parent if str(path.parent) else ".")
-    os.close(handle)
-    try:
-        book.save(temp_name)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    build_template().save(Path(path))
 
 
 def build_template() -> Workbook:
@@ -175,7 +161,7 @@ def _validation(column: Column, first_cell: str, lists: _Lists) -> DataValidatio
     if column.kind == "choice":
         validation = DataValidation(type="list", formula1=lists.source(column.choices),
                                     allow_blank=True)
-        _messages(validation, name, _prompt(column, "Pick one: " + ", ".join(column.choices)),
+        _messages(validation, name, _prompt(column, f"Pick one: {', '.join(column.choices)}."),
                   "Not allowed", f"{name} must be one of: {', '.join(column.choices)}.",
                   strict=True)
         return validation
@@ -236,15 +222,14 @@ def _messages(validation: DataValidation, title: str, prompt: str, error_title: 
 
 
 def _prompt(column: Column, rule: str) -> str:
-    default = _default_text(column)
-    blank = f" Blank = {default}." if default != "blank" else ""
+    blank = "" if column.default in (None, "") else f" Blank = {_plain(column.default)}."
     return f"{column.description}. {rule}{blank}"
 
 
 def _id_range(sheet_name: str) -> str:
     """The id column of a referenced sheet, rows 2..LAST_ROW."""
     letter = _id_letter(sheet_name)
-    return f"={quote_sheetname(sheet_name)}!${letter}$2:${letter}${LAST_ROW}"
+    return f"{quote_sheetname(sheet_name)}!${letter}$2:${letter}${LAST_ROW}"
 
 
 def _id_letter(sheet_name: str) -> str:
@@ -290,7 +275,7 @@ class _Lists:
             for r in range(2, LAST_ROW + 1):
                 ref = f"{source}!${source_letter}{r}"
                 self.ws[f"{letter}{r + 1}"] = f'=IF({ref}="","",{ref})'
-        return f"={quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${LAST_ROW + 1}"
+        return f"{quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${LAST_ROW + 1}"
 
     def source(self, choices: Sequence[str]) -> str:
         """A list formula for fixed choices: inline when Excel allows, else on Lists."""
@@ -304,7 +289,7 @@ class _Lists:
             for r, choice in enumerate(choices, start=2):
                 _put(self.ws[f"{letter}{r}"], choice)
         last = len(choices) + 1
-        return f"={quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${last}"
+        return f"{quote_sheetname(LISTS_SHEET)}!${letter}$2:${letter}${last}"
 
     def finish(self) -> None:
         """Keep Lists last, out of the way of the sheets people fill."""
@@ -393,12 +378,14 @@ def _kind_text(column: Column) -> str:
         "id": "id (text)",
         "text": "text",
         "number": "number",
-        "fraction": "fraction (0.65 or 65%)",
+        "fraction": "fraction (0.65, 65% or a % cell)",
         "choice": "choice",
     }.get(column.kind, column.kind)
 
 
 def _default_text(column: Column) -> str:
+    if column.mandatory_value:
+        return "none (required)"
     if column.default is None or column.default == "":
         return "blank"
     return str(_plain(column.default))
@@ -414,17 +401,14 @@ def _allowed_text(column: Column) -> str:
     if column.choices:
         return ", ".join(column.choices)
     if column.kind == "ref":
-        return f"an id on {column.ref_sheet}" + (", or *" if column.allow_star else "")
+        return describe_kind(column)  # the docs' wording, e.g. a target may be a group tag
     return column.bounds_text()
 
 
 def _column_note(column: Column) -> str:
-    lines = [column.description, "", f"Type: {_kind_text(column)}"]
+    lines = [column.description, "", f"Type: {describe_kind(column)}"]  # as in the docs
     if column.unit:
         lines.append(f"Unit: {column.unit}")
-    allowed = _allowed_text(column)
-    if allowed:
-        lines.append(f"Allowed: {allowed}")
     lines.append(f"Default: {_default_text(column)}")
     lines.append(f"Required: {_required_text(column)}")
     return "\n".join(lines)

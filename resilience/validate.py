@@ -30,6 +30,7 @@ from resilience.domain import (
 from resilience.errors import InputError, Problem
 from resilience.schema import (
     COUNTRIES,
+    HELPER_SHEETS,
     MATERIALS,
     POLICIES,
     SCENARIOS,
@@ -91,8 +92,10 @@ def load(path: str | Path) -> Instance:
 def validate(raw: RawWorkbook) -> Instance:
     out = _Collector()
     out.problems.extend(raw.problems)
+    helpers = {normalise_name(h) for h in HELPER_SHEETS}
     for name in raw.extra_sheets:
-        out.add(name, "", "sheet not used by resilience; ignored", warning=True)
+        if normalise_name(name) not in helpers:
+            out.add(name, "", "sheet not used by resilience; ignored", warning=True)
     for sheet in SHEETS:
         if sheet.required and sheet.name not in raw.sheets:
             out.add(sheet.name, "", "required sheet is missing")
@@ -116,6 +119,11 @@ def validate(raw: RawWorkbook) -> Instance:
         if m.id not in sold and "Suppliers" in raw.sheets and offers:
             out.add("Materials", f"A{m.row}", f"no offer sells {m.id}: its demand will go "
                     "unmet", warning=True)
+    if scenario_rows is not None and not any(s.whatif is None for s in scenario_rows) and any(
+            c.disruption_prob > 0 for c in countries):
+        out.add("Scenarios", "", "the sheet has no scenarios, so only the baseline is used "
+                "and disruption_prob is ignored; delete the sheet to generate one scenario "
+                "per country from disruption_prob", warning=True)
     if scenario_rows is None and "Countries" in raw.sheets:
         total = sum(c.disruption_prob for c in countries)
         if total >= 1 - 1e-12:

@@ -64,8 +64,11 @@ class Verification:
 
 
 def verify(instance: Instance, plan: tuple[PlanLine, ...], stockpile: dict[str, float],
-           solver_objective: float | None = None, solver_bound: float | None = None
-           ) -> Verification:
+           solver_objective: float | None = None, solver_bound: float | None = None,
+           planning_rules: bool = True) -> Verification:
+    """`planning_rules=False` evaluates a plan fixed in advance (evaluate): physical limits
+    (capacity, reserve, stock cap) still hold, the rules a planner chose (min orders, the
+    demand cap) are not held against it."""
     problems: list[str] = []
     offers = {(o.supplier, o.material, o.country, o.processing_country): o
               for o in instance.offers}
@@ -91,7 +94,7 @@ def verify(instance: Instance, plan: tuple[PlanLine, ...], stockpile: dict[str, 
         if x + r > offer.capacity + tol(offer.capacity):
             problems.append(f"{_name(offer)}: firm {x:g} + reserve {r:g} exceeds capacity "
                             f"{offer.capacity:g}")
-        if line.contracted and x < offer.min_order - tol(offer.min_order):
+        if planning_rules and line.contracted and x < offer.min_order - tol(offer.min_order):
             problems.append(f"{_name(offer)}: contracted but {x:g} is below the minimum "
                             f"order {offer.min_order:g}")
         if r > tol(demand) and offer.reserve_cost is None:
@@ -100,7 +103,7 @@ def verify(instance: Instance, plan: tuple[PlanLine, ...], stockpile: dict[str, 
 
     for m in instance.materials:
         total = sum(x for o, x, _, _ in bought if o.material == m.id)
-        if total > m.demand + tol(m.demand):
+        if planning_rules and total > m.demand + tol(m.demand):
             problems.append(f"{m.id}: firm orders {total:g} exceed demand {m.demand:g}")
     for mid, held in stockpile.items():
         m = materials[mid]

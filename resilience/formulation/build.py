@@ -14,15 +14,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from resilience.domain import Instance
 from resilience.formulation.data import ModelData, model_data
 from resilience.formulation.first_stage import (
     define_contract_links,
+    define_firm_total,
     define_first_stage_columns,
     define_first_stage_cost,
-    define_firm_total,
 )
 from resilience.formulation.layout import Layout
 from resilience.formulation.policies import define_hhi_policies, define_share_policies

@@ -95,12 +95,13 @@ def policy_rows(built: BuiltModel) -> list[tuple[str, int, tuple]]:
 
 
 def extract_policy_costs(built: BuiltModel, values: np.ndarray,
-                         duals: np.ndarray | None, row_offsets: dict[str, tuple[int, int]]
-                         ) -> tuple[PolicyCost, ...]:
+                         duals: np.ndarray | None, row_offsets: dict[str, tuple[int, int]],
+                         instance=None) -> tuple[PolicyCost, ...]:
     """Limit, achieved value (as the model sees it), binding flag, and the shadow price
-    converted to currency per percentage point of share (per point of HHI)."""
+    converted to currency per percentage point of share (per point of HHI).
+    `instance` gives the current limits when a sweep changed them since the build."""
     data, layout = built.data, built.layout
-    instance = data.instance
+    instance = instance or data.instance
     results = []
     activity = {
         family: np.bincount(block.rows, weights=values[block.cols] * block.vals,
@@ -128,7 +129,7 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
         cost = None
         if duals is not None and family in row_offsets:
             start, _ = row_offsets[family]
-            cost = abs(float(duals[start + local])) * per_unit
+            cost = abs(float(duals[start + local])) * float(per_unit)
             if cost < 1e-9:
                 cost = 0.0
         results.append(PolicyCost(

@@ -1,0 +1,190 @@
+"""frontier: cost against concentration, and cost against tail risk.
+
+HHI sweep (SPEC §4): a uniform `max_hhi` limit on every material and stage, from the
+cost-optimal plan's largest HHI down to the lowest achievable while firm orders still
+cover min(D_m, eligible capacity) — buying less is not diversifying — in N points.
+λ sweep: risk aversion from 0 to 1 in N points (cost against CVaR).
+
+The model is built once per worker and re-solved with changed right-hand sides (HHI) or
+column costs (λ); the points are split into one contiguous chunk per worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from resilience.analyses.batch import run_batch
+from resilience.domain import Instance
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    sweep: str  # "hhi" or "risk_aversion"
+    parameter: float  # the HHI limit or λ
+    ok: bool
+    reason: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    knee: bool = False
+
+
+@dataclass(frozen=True)
+class Frontier:
+    hhi_points: tuple[FrontierPoint, ...]
+    risk_points: tuple[FrontierPoint, ...]
+    hhi_range: tuple[float, float]  # (largest HHI of the cost-optimal plan, floor)
+    build_seconds: float = 0.0
+
+
+def _figures(result) -> dict[str, Any]:
+    from resilience.analyses.compare import case_figures
+
+    figures = case_figures(result)
+    figures["max_exact_hhi"] = figures["largest_hhi"]
+    return figures
+
+
+def hhi_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
+    """Worker task: build the model with a uniform HHI row once, solve each limit."""
+    from resilience.api import solve_built
+    from resilience.formulation.build import build_model
+    from resilience.formulation.sweeps import uniform_hhi_rows, with_uniform_hhi
+    from resilience.solver import HighsSession
+
+    instance, limits = payload
+    case = with_uniform_hhi(instance)
+    built = build_model(case)
+    session = HighsSession(built.pyomo)
+    rows, demand = uniform_hhi_rows(built)
+    points = []
+    for i, limit in enumerate(limits):
+        session.set_row_bounds("policy_hhi", rows, np.full(len(rows), -np.inf),
+                               limit * demand)
+        current = with_uniform_hhi(instance, limit)
+        points.append(_solve_point(partial(solve_built, built, session, current,
+                                           reused=i > 0), limit))
+    return points
+
+
+def risk_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
+    """Worker task: build once with CVaR columns, re-cost them for each λ."""
+    from resilience.api import solve_built
+    from resilience.formulation.build import build_model
+    from resilience.formulation.sweeps import risk_costs
+    from resilience.solver import HighsSession
+
+    instance, lambdas = payload
+    base = _with_risk(instance, 0.5)
+    built = build_model(base)
+    session = HighsSession(built.pyomo)
+    points = []
+    for i, lam in enumerate(lambdas):
+        columns, costs = risk_costs(built, lam)
+        session.set_costs(columns, costs)
+        current = _with_risk(instance, lam)
+        points.append(_solve_point(partial(solve_built, built, session, current,
+                                           reused=i > 0), lam))
+    return points
+
+
+def _with_risk(instance: Instance, lam: float) -> Instance:
+    return dataclasses.replace(instance, settings=dataclasses.replace(
+        instance.settings, risk_aversion=lam))
+
+
+def _solve_point(solve, parameter: float) -> dict[str, Any]:
+    from resilience.errors import InfeasibleError, NoPlanError
+
+    try:
+        result = solve()
+    except (InfeasibleError, NoPlanError) as exc:
+        return {"parameter": parameter, "ok": False, "reason": str(exc).replace("\n", "; ")}
+    figures = _figures(result)
+    figures["build_seconds"] = result.solution.build_seconds
+    figures["solve_seconds"] = result.solution.solve_seconds
+    return {"parameter": parameter, "ok": True, "figures": figures}
+
+
+def hhi_floor(instance: Instance) -> float:
+    """The lowest uniform (chord) HHI limit at which firm orders still cover
+    min(D_m, eligible capacity)."""
+    from resilience.formulation.build import BuiltModel  # noqa: F401 - typing only
+    from resilience.formulation.sweeps import build_hhi_floor_model
+    from resilience.solver import HighsSession
+
+    built = build_hhi_floor_model(instance)
+    session = HighsSession(built.pyomo)
+    outcome = session.solve(instance.settings.time_limit, instance.settings.mip_gap)
+    if not outcome.status.has_plan:
+        from resilience.errors import InfeasibleError
+
+        raise InfeasibleError("the lowest achievable HHI could not be found: "
+                              f"{outcome.message}")
+    # The dual bound is a value no plan can beat; the incumbent one some plan reaches.
+    return float(outcome.objective)
+
+
+def frontier(instance: Instance, points: int = 11, executor: Executor | None = None,
+             workers: int = 1, progress: bool = False) -> Frontier:
+    from resilience.api import solve_case
+
+    base = solve_case(instance, with_duals=False)
+    top = max((h for stages in base.verification.hhi.values() for h in stages.values()),
+              default=0.0)
+    floor = min(hhi_floor(instance), top)
+    limits = list(np.linspace(top, floor, points)) if points > 1 else [top]
+    lambdas = list(np.linspace(0.0, 1.0, points)) if points > 1 else [0.0]
+    chunks = max(1, min(workers, points))
+    cases = []
+    for name, task, values in (("hhi", hhi_chunk, limits), ("risk_aversion", risk_chunk,
+                                                             lambdas)):
+        for c, part in enumerate(np.array_split(np.array(values), chunks)):
+            if len(part):
+                cases.append((f"{name} chunk {c + 1}", (name, task, instance,
+                                                        [float(v) for v in part])))
+    outcomes = run_batch(_run_chunk, cases, executor, progress, "frontier")
+    hhi_points: list[FrontierPoint] = []
+    risk_points: list[FrontierPoint] = []
+    for (_, (name, _, _, values)), outcome in zip(cases, outcomes, strict=True):
+        target = hhi_points if name == "hhi" else risk_points
+        if not outcome.ok:
+            target.extend(FrontierPoint(name, v, False, outcome.reason) for v in values)
+            continue
+        for point in outcome.value:
+            target.append(FrontierPoint(name, point["parameter"], point["ok"],
+                                        point.get("reason", ""), point.get("figures", {})))
+    return Frontier(tuple(_mark_knee(hhi_points, "max_exact_hhi")),
+                    tuple(_mark_knee(risk_points, "cvar")), (top, floor))
+
+
+def _run_chunk(payload):
+    name, task, instance, values = payload
+    return task((instance, values))
+
+
+def _mark_knee(points: list[FrontierPoint], risk_key: str) -> list[FrontierPoint]:
+    """The knee: the solved point farthest from the straight line joining the two ends
+    of the (risk, cost) curve, both axes scaled to [0, 1]."""
+    solved = [p for p in points if p.ok]
+    if len(solved) < 3:
+        return points
+    xs = np.array([p.figures[risk_key] for p in solved], dtype=float)
+    ys = np.array([p.figures["objective"] for p in solved], dtype=float)
+
+    def scale(v):
+        span = v.max() - v.min()
+        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
+
+    x, y = scale(xs), scale(ys)
+    dx, dy = x[-1] - x[0], y[-1] - y[0]
+    norm = np.hypot(dx, dy)
+    if norm == 0:
+        return points
+    distance = np.abs(dy * (x - x[0]) - dx * (y - y[0])) / norm
+    knee = solved[int(np.argmax(distance))]
+    return [dataclasses.replace(p, knee=True) if p is knee else p for p in points]

@@ -1,0 +1,91 @@
+"""Model variants for sweeps that re-use one built model between points.
+
+- A uniform HHI limit on every material and stage whose right-hand side is changed
+  between solves (the frontier), and the model that finds the lowest such limit that
+  still lets firm orders cover min(D_m, eligible capacity).
+- The objective for another risk aversion λ, as new column costs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from resilience.domain import Instance, Policy
+from resilience.formulation.build import BuiltModel, build_layout
+from resilience.formulation.layout import Layout
+from resilience.formulation.pyomo_form import to_pyomo
+
+FRONTIER_POLICY_NAME = "frontier: uniform HHI limit"
+
+
+def with_uniform_hhi(instance: Instance, limit: float = 10_000.0) -> Instance:
+    """The instance plus one always-on `max_hhi` row on every material and both stages."""
+    policy = Policy(rule="max_hhi", material="*", target="*", target_kind="*", stage="both",
+                    value=limit, name=FRONTIER_POLICY_NAME)
+    return dataclasses.replace(instance, policies=instance.policies + (policy,))
+
+
+def uniform_hhi_rows(built: BuiltModel) -> tuple[np.ndarray, np.ndarray]:
+    """Local rows of `policy_hhi` created by the uniform limit, and each row's D_m (the
+    right-hand side is limit × D_m)."""
+    index = len(built.data.instance.policies) - 1
+    block = built.layout.row_blocks["policy_hhi"]
+    rows = [i for i, owner in enumerate(block.owners) if owner[1] == index]
+    demand = np.array([built.data.demand[block.owners[i][2]] for i in rows])
+    return np.array(rows, dtype=np.int64), demand
+
+
+def build_hhi_floor_model(instance: Instance) -> BuiltModel:
+    """min H subject to every rule of the instance, HHI_m ≤ H on every material and stage
+    (chords), and firm orders Σ_o x_o ≥ min(D_m, eligible capacity): the most diversified
+    plan that still buys what it can."""
+    import time
+
+    started = time.perf_counter()
+    case = with_uniform_hhi(instance)
+    data, layout = build_layout(case)
+    h = layout.add_columns("uniform_hhi", 1, 0.0, 10_000.0)
+    layout.objective = {"uniform_hhi": np.ones(1)}
+    _link_uniform_rows_to(layout, data, h.start)
+    eligible = np.zeros(data.n_materials)
+    np.add.at(eligible, data.offer_material,
+              np.where(data.excluded, 0.0, np.minimum(data.capacity,
+                                                      data.demand[data.offer_material])))
+    total = layout.columns["firm_total"]
+    total.lower = np.minimum(data.demand, eligible) * (1 - 1e-9)
+    model = to_pyomo(layout, name="hhi floor")
+    return BuiltModel(data, layout, model, time.perf_counter() - started)
+
+
+def _link_uniform_rows_to(layout: Layout, data, column: int) -> None:
+    """10,000 Σ_c τ_{m,c} ≤ v D_m becomes 10,000 Σ_c τ_{m,c} − D_m H ≤ 0."""
+    block = layout.row_blocks["policy_hhi"]
+    index = len(data.instance.policies) - 1
+    rows = np.array([i for i, owner in enumerate(block.owners) if owner[1] == index])
+    demand = np.array([data.demand[block.owners[i][2]] for i in rows])
+    block.rows = np.concatenate([block.rows, rows])
+    block.cols = np.concatenate([block.cols, np.full(len(rows), column)])
+    block.vals = np.concatenate([block.vals, -demand])
+    block.upper[rows] = 0.0
+
+
+def risk_costs(built: BuiltModel, risk_aversion: float) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, costs) of the recourse and CVaR columns for another λ; the model must
+    have been built with λ > 0 so the CVaR columns exist."""
+    data, layout = built.data, built.layout
+    alpha = data.instance.settings.cvar_alpha
+    weight = (1.0 - risk_aversion) * data.probability
+    n_m = data.n_materials
+    shortage = layout.columns["shortage"]
+    backup = layout.columns["backup"]
+    k, j = layout.maps["backup"]
+    parts = [
+        (shortage.index, np.repeat(weight, n_m) * np.tile(data.penalty, data.n_scenarios)),
+        (backup.index, weight[k] * data.landed_cost[layout.maps["reserve"][j]]),
+        (layout.columns["var_level"].index, np.array([risk_aversion])),
+        (layout.columns["tail_excess"].index,
+         risk_aversion * data.probability / (1.0 - alpha)),
+    ]
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
