@@ -136,7 +136,7 @@ def solve(
 
     def body() -> int:
         from resilience.cases import prepare_case
-        from resilience.report.files import check_output, write_text_atomically
+        from resilience.report.files import check_output
         from resilience.validate import load
 
         target = out or _default_report(book, "plan")
@@ -153,13 +153,7 @@ def solve(
         result = solve_case(case)
         write_solve_report(result, target)
         summary = solve_summary(result)
-        if json_path is not None:
-            text = json.dumps(summary, indent=2, sort_keys=False, allow_nan=False,
-                              default=str) + "\n"
-            if str(json_path) == "-":
-                sys.stdout.write(text)
-            else:
-                write_text_atomically(json_path, text)
+        _write_json(json_path, summary)
         if str(json_path) != "-":
             typer.echo(_solve_line(summary, target))
         return EXIT_OK
@@ -221,6 +215,181 @@ def template(book: Annotated[Path, typer.Argument(help="Where to write the blank
         write_atomically(book, write_template)
         typer.echo(f"Template written: {book}. Fill it in, then run: resilience validate "
                    f"{book}")
+        return EXIT_OK
+
+    _run(body)
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _write_json(json_path: Path | None, data: dict) -> None:
+    if json_path is None:
+        return
+    from resilience.report.files import write_text_atomically
+
+    text = json.dumps(data, indent=2, allow_nan=False, default=_plain) + "\n"
+    if str(json_path) == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomically(json_path, text)
+
+
+def _plain(value):
+    """numpy scalars and other strays become plain JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+WorkersOption = Annotated[int, typer.Option(help="Local worker processes for the batch")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (tcp://host:8786): run the batch on that cluster")]
+OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="Report workbook")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write JSON here "
+                                                 "('-' for stdout)")]
+
+
+@app.command()
+def compare(
+    book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+    strategies: Annotated[str | None, typer.Option(
+        help="Comma-separated strategies; 'base' = none. Default: base and every known "
+             "strategy")] = None,
+    whatifs: Annotated[str | None, typer.Option(
+        help="Comma-separated what-ifs; 'base' = none. Default: base and every known "
+             "what-if")] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    out: OutOption = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Solve every strategy × what-if and compare cost, shortage, CVaR and concentration."""
+
+    def body() -> int:
+        from resilience.analyses.batch import executor_for
+        from resilience.analyses.compare import BASE, compare
+        from resilience.cases import known_strategies
+        from resilience.library import library_whatifs
+        from resilience.report.analyses import compare_json, write_compare_report
+        from resilience.report.files import check_output
+        from resilience.validate import load
+        from resilience.whatif import known_whatifs
+
+        target = out or _default_report(book, "compare")
+        check_output(target, (book,))
+        instance = load(book)
+        chosen_s = _names(strategies)
+        if chosen_s is None:
+            chosen_s = [BASE, *known_strategies(instance)]
+        chosen_w = _names(whatifs)
+        if chosen_w is None:
+            chosen_w = [BASE, *dict.fromkeys([*known_whatifs(instance), *library_whatifs()])]
+        s_list = [None if s.casefold() == BASE else s for s in chosen_s]
+        w_list = [None if w.casefold() == BASE else w for w in chosen_w]
+        with executor_for(workers, scheduler) as executor:
+            rows = compare(instance, s_list, w_list, executor, progress=sys.stderr.isatty())
+        write_compare_report(rows, instance, target)
+        _write_json(json_path, compare_json(rows, instance))
+        failed = sum(1 for r in rows if r.status == "failed")
+        if str(json_path) != "-":
+            typer.echo(f"{len(rows)} cases, {failed} failed. Report: {target}")
+            for r in rows:
+                if r.status == "failed":
+                    typer.echo(f"  failed: {r.strategy} × {r.whatif}: {r.reason}")
+        return EXIT_OK
+
+    _run(body)
+
+
+@app.command()
+def frontier(
+    book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+    points: Annotated[int, typer.Option(help="Points per sweep")] = 11,
+    strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
+    whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    out: OutOption = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Cost against concentration (uniform HHI limit) and against tail risk (λ sweep)."""
+
+    def body() -> int:
+        from resilience.analyses.batch import executor_for
+        from resilience.analyses.frontier import frontier as sweep
+        from resilience.cases import prepare_case
+        from resilience.report.analyses import frontier_json, write_frontier_report
+        from resilience.report.files import check_output
+        from resilience.validate import load
+
+        if points < 1:
+            from resilience.errors import InputError, Problem
+
+            raise InputError([Problem("command line", "", "--points must be at least 1",
+                                      found=points)])
+        target = out or _default_report(book, "frontier")
+        check_output(target, (book,))
+        case = prepare_case(load(book), strategy=strategy, whatif=whatif)
+        with executor_for(workers, scheduler) as executor:
+            result = sweep(case, points, executor, workers=max(workers, 1),
+                           progress=sys.stderr.isatty())
+        write_frontier_report(result, case, target)
+        _write_json(json_path, frontier_json(result, case))
+        if str(json_path) != "-":
+            top, floor = result.hhi_range
+            typer.echo(f"HHI from {top:,.0f} down to {floor:,.0f} in {points} points, and λ "
+                       f"from 0 to 1. Report: {target}")
+        return EXIT_OK
+
+    _run(body)
+
+
+@app.command()
+def evaluate(
+    book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+    plan: Annotated[Path, typer.Option("--plan", help="A report's Plan sheet, or any sheet "
+                                       "with supplier, material, quantity[, reserve]")],
+    whatifs: Annotated[str | None, typer.Option(
+        help="Comma-separated what-ifs. Default: every known what-if")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy for the re-optimised "
+                                                 "plans")] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    out: OutOption = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Hold a plan fixed and see how it fares under the base case and every what-if."""
+
+    def body() -> int:
+        from resilience.analyses.batch import executor_for
+        from resilience.analyses.evaluate import evaluate as run_evaluate
+        from resilience.analyses.evaluate import read_plan
+        from resilience.library import library_whatifs
+        from resilience.report.analyses import evaluate_json, write_evaluate_report
+        from resilience.report.files import check_output
+        from resilience.validate import load
+        from resilience.whatif import known_whatifs
+
+        target = out or _default_report(book, "evaluate")
+        check_output(target, (book, plan))
+        instance = load(book)
+        fixed = read_plan(plan, instance)
+        chosen = _names(whatifs)
+        if chosen is None:
+            chosen = list(dict.fromkeys([*known_whatifs(instance), *library_whatifs()]))
+        cases = [None, *[w for w in chosen if w.casefold() != "base"]]
+        with executor_for(workers, scheduler) as executor:
+            rows = run_evaluate(instance, fixed, cases, strategy, executor,
+                                progress=sys.stderr.isatty())
+        write_evaluate_report(rows, instance, fixed, target)
+        _write_json(json_path, evaluate_json(rows, instance, fixed))
+        failed = sum(1 for r in rows if not r.ok)
+        if str(json_path) != "-":
+            typer.echo(f"{len(rows)} cases, {failed} failed. Report: {target}")
         return EXIT_OK
 
     _run(body)
