@@ -72,8 +72,8 @@ def load_library_strategy(instance: Instance, name: str) -> Instance:
     if path is None:
         raise InputError([Problem("", "", f"unknown strategy {name!r}")])
     spec = _read(path)
-    policies = tuple(_policy(instance, row, path, i, strategy=path.stem, whatif=None)
-                     for i, row in enumerate(spec.get("policy", []), start=1))
+    policies = tuple(p for i, row in enumerate(spec.get("policy", []), start=1)
+                     for p in _policies(instance, row, path, i, path.stem, None))
     return dataclasses.replace(instance, policies=instance.policies + policies,
                                strategy=path.stem)
 
@@ -110,8 +110,8 @@ def load_library_whatif(instance: Instance, name: str) -> Instance:
             raise InputError([Problem(path.name, "", f"edit on {edit.sheet!r} with op "
                                       f"{edit.op!r}: sheet must be Materials, Countries or "
                                       "Suppliers and op set, scale or add")])
-    policies = tuple(_policy(instance, row, path, i, strategy=None, whatif=label)
-                     for i, row in enumerate(spec.get("policy", []), start=1))
+    policies = tuple(p for i, row in enumerate(spec.get("policy", []), start=1)
+                     for p in _policies(instance, row, path, i, None, label))
     return dataclasses.replace(instance, whatif_edits=instance.whatif_edits + tuple(edits),
                                policies=instance.policies + policies)
 
@@ -123,6 +123,17 @@ def _number_or_text(value: object) -> float | str:
         return float(value)
     match = re.fullmatch(r"\s*([+-]?\d+(?:\.\d*)?)\s*%\s*", str(value))
     return float(match.group(1)) / 100 if match else str(value)
+
+
+def _policies(instance: Instance, row: dict, path: Path, index: int, strategy: str | None,
+              whatif: str | None) -> list[Policy]:
+    """A TOML policy row. `materials = [..]` lists materials and skips those the workbook
+    lacks (a library strategy serves many workbooks); `material` must exist."""
+    if "materials" not in row:
+        return [_policy(instance, row, path, index, strategy, whatif)]
+    known = {m.id.casefold() for m in instance.materials}
+    return [_policy(instance, {**row, "material": name}, path, index, strategy, whatif)
+            for name in row["materials"] if str(name).strip().casefold() in known]
 
 
 def _policy(instance: Instance, row: dict, path: Path, index: int, strategy: str | None,

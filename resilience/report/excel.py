@@ -1,85 +1,207 @@
-"""The solve report workbook (SPEC §5): Summary and Plan, laid out with openpyxl."""
+"""The solve report workbook (SPEC §5): Summary, Plan, Exposure, Scenarios, Policies and
+Inputs, with native charts, Excel tables, frozen header rows and number formats.
+
+Every figure comes from `kpis` (the same plain data the JSON is made of); this module and
+`sheets` only lay it out. The workbook is written in openpyxl's write-only mode and the
+long tables are streamed by `bulk`, so a plan of 100,000 lines takes seconds and memory
+does not grow with the sheet. Input text is always written as text, never as a formula.
+"""
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+from openpyxl.formatting.rule import DataBarRule
 
 from resilience.api import SolveResult
-from resilience.report.cells import set_value
+from resilience.report import sheets
+from resilience.report.bulk import splice
 from resilience.report.files import write_atomically
-from resilience.report.kpis import solve_summary
+from resilience.report.kpis import objective_terms, plan_rows, solve_summary
+from resilience.report.layout import Sheet, Styles, width_for
 
-HEADER = Font(bold=True)
+STATUS_NOTES = {
+    "optimal": "optimal within the MIP gap setting",
+    "time_limit": "stopped at the time limit: the best plan found, not proven optimal",
+}
 
 
 def write_solve_report(result: SolveResult, target: Path) -> None:
+    """Write the report of one solve to `target`, atomically."""
     summary = solve_summary(result)
 
     def write(path: Path) -> None:
-        book = Workbook()
-        _summary_sheet(book.active, summary)
-        _plan_sheet(book.create_sheet("Plan"), summary)
-        book.save(path)
+        book = Workbook(write_only=True)
+        styles = Styles(book)
+        parts = [
+            _summary_sheet(book, styles, result, summary),
+            _plan_sheet(book, styles, result, summary),
+            sheets.exposure_sheet(book, styles, result, summary),
+            sheets.scenarios_sheet(book, styles, result, summary),
+            sheets.policies_sheet(book, styles, result, summary),
+            sheets.inputs_sheet(book, styles, result),
+        ]
+        scaffold = io.BytesIO()
+        book.save(scaffold)
+        scaffold.seek(0)
+        with zipfile.ZipFile(scaffold) as package:
+            splice(package, path, [bulk for part in parts for bulk in part.bulks])
 
     write_atomically(target, write)
 
 
-def _rows(sheet, rows: list[list], widths: list[int]) -> None:
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row, start=1):
-            set_value(sheet.cell(row=r, column=c), value)
-    for c, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(c)].width = width
+def currency_label(summary: dict[str, Any]) -> str:
+    """The currency from Settings, made safe for a column header (tables need plain
+    header text)."""
+    text = re.sub(r"[^\w $€£¥.\-]", "", str(summary["settings"]["currency"])).strip()
+    return text[:12] or "currency"
 
 
-def _summary_sheet(sheet, summary: dict) -> None:
-    sheet.title = "Summary"
-    costs = summary["cost_breakdown"]
+# ---- Summary ------------------------------------------------------------------------------
+
+
+def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                   summary: dict[str, Any]) -> Sheet:
+    sheet = Sheet.open(book, styles, "Summary", (38, 18, 52, 3, 18, 68), fit_height=True)
     currency = summary["settings"]["currency"]
-    rows = [
-        ["resilience solve report", ""],
-        ["status", summary["status"]],
-        ["optimality gap", summary["mip_gap"]],
-        [f"objective ({currency})", summary["objective"]],
-        ["first-stage cost", summary["first_stage_cost"]],
-        ["  procurement", costs["procurement"]],
-        ["    of which tariffs", costs["of_which_tariffs"]],
-        ["  fixed contract costs", costs["fixed_contract"]],
-        ["  reserve", costs["reserve"]],
-        ["  stock carrying", costs["stock_carrying"]],
-        ["expected recourse cost", costs["expected_recourse"]],
-        ["CVaR of recourse cost", costs["cvar"]],
-        ["solve seconds", summary["timings"]["solve_seconds"]],
-        ["input file", summary["input"]["file"]],
-        ["input SHA-256", summary["input"]["sha256"]],
-        ["strategy", summary["strategy"] or "(none)"],
-        ["what-if", summary["whatif"] or "(none)"],
+    costs = summary["cost_breakdown"]
+    terms = objective_terms(summary)
+    lam, alpha = terms["risk_aversion"], terms["cvar_alpha"]
+    instance = result.instance
+    status = summary["status"]
+    gap = summary["mip_gap"]
+
+    # left: (label, value, label look, value look, note)
+    left: list[tuple] = [
+        ("Result", None, "section", "section", None),
+        ("status", status, "label", "text_bold", STATUS_NOTES.get(status, "")),
+        ("optimality gap", gap, "label", "percent_fine",
+         "relative gap between this plan's cost and the proven bound"),
+        (f"solver objective ({currency})", summary["solver_objective"], "label", "money",
+         "as reported by HiGHS"),
+        (f"best bound ({currency})", summary["bound"], "label", "money",
+         "no plan can cost less than this"),
+        ("solve time (s)", summary["timings"]["solve_seconds"], "label", "seconds",
+         f"plus {summary['timings']['build_seconds']:.2f} s to build the model"),
+        ("contracts", len(summary["plan"]), "label", "integer",
+         "one line each on the Plan sheet"),
+        (None, None, "plain", "plain", None),
+        (f"Objective ({currency})", None, "section", "section", None),
+        ("procurement (landed cost of firm orders)", costs["procurement"], "label_indent",
+         "money", "Σ (1 + tariff) × unit cost × quantity"),
+        ("of which tariffs", costs["of_which_tariffs"], "label_indent2", "money", None),
+        ("fixed contract costs", costs["fixed_contract"], "label_indent", "money", None),
+        ("reserve capacity", costs["reserve"], "label_indent", "money", None),
+        ("stock carrying", costs["stock_carrying"], "label_indent", "money", None),
+        ("first-stage cost F", terms["first_stage_cost"], "label_total", "money_total",
+         "procurement + fixed + reserve + stock"),
+        ("expected recourse cost E[R]", costs["expected_recourse"], "label", "money",
+         "Σ probability × recourse cost, least-cost recourse per scenario"),
+        (f"CVaR {alpha:.0%} of recourse cost", costs["cvar"], "label", "money",
+         f"mean recourse cost of the worst {1 - alpha:.0%} of outcomes (Scenarios sheet)"),
+        ("risk aversion λ", lam, "label", "fraction", "Settings: risk_aversion"),
+        (None, None, "plain", "plain", None),
+        ("F", terms["first_stage_cost"], "label_indent", "money", None),
+        ("+ (1 − λ) × E[R]", terms["weighted_expected_recourse"], "label_indent", "money",
+         f"(1 − {lam:g}) × {costs['expected_recourse']:,.2f}"),
+        ("+ λ × CVaR", terms["weighted_cvar"], "label_indent", "money",
+         f"{lam:g} × {costs['cvar']:,.2f}"),
+        ("= objective", terms["objective"], "label_total", "money_total",
+         "F + (1 − λ)·E[R] + λ·CVaR, recomputed from the plan"),
     ]
-    rows += [[f"setting {k}", v] for k, v in summary["settings"].items()]
-    rows += [[f"version {k}", v] for k, v in summary["versions"].items()]
-    _rows(sheet, rows, [28, 70])
-    sheet["A1"].font = Font(bold=True, size=14)
-    for r in range(4, 13):
-        sheet.cell(row=r, column=2).number_format = "#,##0.00"
+    settings = summary["settings"]
+    versions = summary["versions"]
+    right: list[tuple] = [
+        ("Input", None, "section", "section"),
+        ("file", summary["input"]["file"], "label", "plain"),
+        ("SHA-256", summary["input"]["sha256"], "label", "plain"),
+        ("strategy", summary["strategy"] or "(none)", "label", "plain"),
+        ("what-if", summary["whatif"] or "(none)", "label", "plain"),
+        ("warnings", f"{len(summary['warnings'])} (listed on the Inputs sheet)", "label",
+         "plain"),
+        ("data", f"{len(instance.materials)} materials, {len(instance.countries)} "
+                 f"countries, {len(instance.offers)} offers, {len(summary['scenarios'])} "
+                 "scenarios", "label", "plain"),
+        (None, None, "plain", "plain"),
+        ("Settings", None, "section", "section"),
+        ("risk_aversion (λ)", settings["risk_aversion"], "label", "general"),
+        ("cvar_alpha (α)", settings["cvar_alpha"], "label", "general"),
+        ("time_limit (s)", settings["time_limit"], "label", "general"),
+        ("mip_gap", settings["mip_gap"], "label", "general"),
+        ("currency", settings["currency"], "label", "plain"),
+        (None, None, "plain", "plain"),
+        ("Versions", None, "section", "section"),
+        ("resilience", versions.get("resilience", ""), "label", "plain"),
+        ("Pyomo", versions.get("pyomo", ""), "label", "plain"),
+        ("HiGHS", versions.get("highs", ""), "label", "plain"),
+    ]
+    subtitle = f"input {summary['input']['file'] or '(unnamed)'}"
+    if summary["strategy"]:
+        subtitle += f" · strategy {summary['strategy']}"
+    if summary["whatif"]:
+        subtitle += f" · what-if {summary['whatif']}"
+    sheet.write(["Supply-chain resilience report"], ["title"])
+    sheet.write([subtitle], ["subtitle"])
+    sheet.blank()
+    for i in range(max(len(left), len(right))):
+        label, value, l_look, v_look, note = left[i] if i < len(left) else (
+            None, None, "plain", "plain", None)
+        r_label, r_value, rl_look, rv_look = right[i] if i < len(right) else (
+            None, None, "plain", "plain")
+        section = l_look == "section"
+        sheet.write([label, value, note, None, r_label, r_value],
+                    [l_look, v_look, "section" if section else "note", "plain", rl_look,
+                     rv_look])
+    return sheet
 
 
-def _plan_sheet(sheet, summary: dict) -> None:
-    headers = ["supplier", "material", "origin", "processing country", "quantity", "reserve",
-               "landed unit cost", "spend", "share of demand"]
-    rows = [headers] + [
-        [p["supplier"], p["material"], p["country"], p["processing_country"], p["quantity"],
-         p["reserve"], p["landed_unit_cost"], p["spend"], p["share_of_demand"]]
-        for p in summary["plan"]
-    ]
-    _rows(sheet, rows, [22, 16, 10, 18, 14, 12, 16, 16, 16])
-    for cell in sheet[1]:
-        cell.font = HEADER
-    sheet.freeze_panes = "A2"
-    for r in range(2, len(rows) + 1):
-        for c, fmt in ((5, "#,##0.00"), (6, "#,##0.00"), (7, "#,##0.00"), (8, "#,##0"),
-                       (9, "0.0%")):
-            sheet.cell(row=r, column=c).number_format = fmt
+# ---- Plan ---------------------------------------------------------------------------------
+
+PLAN_LOOKS = ["plain", "plain", "plain", "plain", "plain", "quantity", "quantity", "money",
+              "money", "percent"]
+
+
+def plan_headers(currency: str) -> list[str]:
+    return ["supplier", "material", "unit", "origin", "processing country", "quantity",
+            "reserve", f"landed unit cost ({currency})", f"spend ({currency})",
+            "share of demand"]
+
+
+def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                summary: dict[str, Any]) -> Sheet:
+    rows = plan_rows(result, summary)
+    headers = plan_headers(currency_label(summary))
+    sample = rows[:2000]
+    widths = [width_for([r["supplier"] for r in sample] + ["supplier"], 14, 40),
+              width_for([r["material"] for r in sample] + ["material"], 12, 30),
+              width_for([r["unit"] for r in sample] + ["unit"], 6, 12),
+              width_for([r["country"] for r in sample] + ["origin"], 9, 24),
+              12, 13, 12, 14, 16, 10]
+    sheet = Sheet.open(book, styles, "Plan", widths, freeze="A2", print_rows="1:1")
+    header_row = sheet.write(headers, "header")
+    if not rows:
+        sheet.write(["No contracts: the plan buys nothing (see Scenarios for the shortage)."],
+                    ["note"])
+        return sheet
+    body = (
+        (r["supplier"], r["material"], r["unit"], r["country"], r["processing_country"],
+         r["quantity"], r["reserve"], r["landed_unit_cost"], r["spend"], r["share_of_demand"])
+        for r in rows
+    )
+    first, last = sheet.stream(body, PLAN_LOOKS, len(rows))
+    sheet.table("PlanLines", headers, header_row, last)
+    sheet.ws.conditional_formatting.add(
+        f"J{first}:J{last}",
+        DataBarRule(start_type="num", start_value=0, end_type="num", end_value=1,
+                    color="9BC2E6"))
+    total_spend = sum(r["spend"] for r in rows)
+    totals = [(f"Total: {len(rows)} contracts", None, None, None, None, None, None, None,
+               total_spend, None)]
+    sheet.stream(iter(totals), ["label_total"] + ["total_rule"] * 7 + ["money_total",
+                                                                        "total_rule"], 1)
+    return sheet

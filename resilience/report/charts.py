@@ -1,0 +1,64 @@
+"""Native Excel charts of the report. Every series refers to cells on its sheet (names
+too), so a chart always shows what the table beside it says."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from openpyxl.chart import BarChart, Reference, Series
+from openpyxl.chart.data_source import StrRef
+from openpyxl.chart.series import SeriesLabel
+from openpyxl.chart.shapes import GraphicalProperties
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
+from openpyxl.utils import get_column_letter, quote_sheetname
+
+# Distinct colours for stacked series (Tableau 10, then a second, lighter round).
+PALETTE = ("4E79A7", "F28E2B", "E15759", "76B7B2", "59A14F", "EDC948", "B07AA1", "FF9DA7",
+           "9C755F", "BAB0AC", "A0CBE8", "FFBE7D", "FF9D9A", "8CD17D", "F1CE63", "D4A6C8")
+
+
+def stacked_columns(ws, title: str, categories: tuple[int, int, int],
+                    series: Sequence[tuple[int, int, int, int]], y_title: str,
+                    y_format: str, width: float = 16.0, height: float = 8.5,
+                    y_max: float | None = None, horizontal: bool = False) -> BarChart:
+    """A stacked bar chart. `categories` is (column, first row, last row);
+    each series is (value column, first row, last row, row of its name)."""
+    chart = BarChart()
+    chart.type = "bar" if horizontal else "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.gapWidth = 60
+    chart.title = title
+    chart.style = 10
+    chart.width, chart.height = width, height
+    col, first, last = categories
+    labels = Reference(ws, min_col=col, min_row=first, max_row=last)
+    for i, (value_col, v_first, v_last, name_row) in enumerate(series):
+        values = Reference(ws, min_col=value_col, min_row=v_first, max_row=v_last)
+        ser = Series(values)
+        ser.tx = SeriesLabel(strRef=_cell_ref(ws, value_col, name_row))
+        colour = PALETTE[i % len(PALETTE)]
+        ser.graphicalProperties = GraphicalProperties(solidFill=colour)
+        ser.graphicalProperties.line.solidFill = colour
+        chart.series.append(ser)
+    chart.set_categories(labels)
+    chart.y_axis.title = y_title
+    chart.y_axis.number_format = y_format
+    if y_max is not None:
+        chart.y_axis.scaling.min = 0
+        chart.y_axis.scaling.max = y_max
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.x_axis.txPr = _small_text()
+    chart.legend.position = "r"
+    return chart
+
+
+def _cell_ref(ws, col: int, row: int) -> StrRef:
+    return StrRef(f"{quote_sheetname(ws.title)}!${get_column_letter(col)}${row}")
+
+
+def _small_text() -> RichText:
+    props = CharacterProperties(sz=800)
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=props), endParaRPr=props)])
