@@ -83,11 +83,87 @@ def check_container(path: Path) -> None:
         )
 
 
+_DTD_SCAN_BYTES = 64 * 1024
+
+
+def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
+    """What the cell reader cannot tell us, read from the XML parts with defusedxml:
+    XML with a DTD (entity expansion) is refused; formulas whose value was never saved
+    are reported (they would read as blank); hidden sheets are named.
+
+    Returns (problems, {sheet name: state}) for visible/hidden/veryHidden sheets.
+    """
+    from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
+
+    problems: list[Problem] = []
+    states: dict[str, str] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith((".xml", ".rels")):
+                continue
+            with archive.open(info) as part:
+                head = part.read(_DTD_SCAN_BYTES)
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                raise InputError([Problem("", "", f"{path.name}: part {info.filename} "
+                                          "declares a DTD or XML entities, which no Excel "
+                                          "file needs; refusing to read it")])
+        try:
+            book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        except (KeyError, ElementTree.ParseError, DefusedXmlException) as exc:
+            raise InputError([Problem("", "", f"{path.name}: damaged workbook structure "
+                                      f"({exc})")]) from None
+        targets = {r.get("Id"): r.get("Target", "") for r in rels}
+        for sheet in book.iter():
+            if not sheet.tag.endswith("}sheet"):
+                continue
+            name = sheet.get("name", "")
+            states[name] = sheet.get("state", "visible")
+            rel = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+            target = targets.get(rel, "")
+            part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            if sheet_by_name(name) is None or part not in archive.namelist():
+                continue
+            data = archive.read(part)
+            if b"<f" in data:
+                problems.extend(_formulas_without_values(name, data))
+    return problems, states
+
+
+def _formulas_without_values(sheet: str, data: bytes) -> list[Problem]:
+    from defusedxml import ElementTree
+
+    found = []
+    for cell in ElementTree.fromstring(data).iter():
+        if not cell.tag.endswith("}c"):
+            continue
+        children = {child.tag.rsplit("}", 1)[-1]: child for child in cell}
+        if "f" in children and (children.get("v") is None or children["v"].text is None):
+            formula = children["f"].text or "(shared formula)"
+            found.append(Problem(
+                sheet, cell.get("r", ""), "formula with no saved value (the file was "
+                "written by a program that does not calculate): open and save it in Excel "
+                "or LibreOffice, or type the value", found="=" + formula,
+                order=(0, *_cell_position(cell.get("r", "")))))
+    return found
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    return (int(digits) if digits else 0, col)
+
+
 def read_workbook(path: Path) -> RawWorkbook:
     """All known sheets as raw tables; unknown sheets are only named."""
     import pandas as pd
 
     check_container(path)
+    part_problems, states = inspect_parts(path)
     try:
         frames = pd.read_excel(
             path, sheet_name=None, header=None, engine="calamine",
@@ -98,15 +174,24 @@ def read_workbook(path: Path) -> RawWorkbook:
             [Problem("", "", f"{path.name}: cannot be read as an .xlsx workbook ({exc})")]
         ) from None
 
+    order = {s.name: i for i, s in enumerate(SHEETS)}
     problems: list[Problem] = []
+    for p in part_problems:
+        schema_sheet = sheet_by_name(p.sheet)
+        rank = order[schema_sheet.name] if schema_sheet else len(order)
+        problems.append(Problem(p.sheet, p.cell, p.message, p.found, p.warning,
+                                (rank, *p.order[1:])))
     sheets: dict[str, RawSheet] = {}
     extra: list[str] = []
-    order = {s.name: i for i, s in enumerate(SHEETS)}
     for file_name, frame in frames.items():
         schema_sheet = sheet_by_name(file_name)
         if schema_sheet is None:
             extra.append(str(file_name))
             continue
+        if states.get(str(file_name), "visible") != "visible":
+            problems.append(Problem(str(file_name), "", "the sheet is hidden in Excel; it is "
+                                    "read all the same", warning=True,
+                                    order=(order[schema_sheet.name], 0, 0)))
         if schema_sheet.name in sheets:
             problems.append(Problem(
                 str(file_name), "", f"a second sheet named like {schema_sheet.name}; "
