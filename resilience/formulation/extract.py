@@ -115,9 +115,9 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
         lhs = float(activity[family][local])
         demand = data.demand[m]
         if family == "policy_hhi":
-            achieved = lhs / demand  # 10,000 Σ τ / D: the chord HHI
+            achieved = 10_000.0 * lhs / demand  # 10,000 Σ τ / D: the chord HHI
             limit = float(policy.value)
-            per_unit = demand  # the row's rhs is v D_m: one HHI point moves it by D_m
+            per_unit = demand / 10_000.0  # rhs is v D_m / 10,000: per HHI point
         else:
             achieved = lhs / demand
             limit = float(policy.value)

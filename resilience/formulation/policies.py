@@ -87,7 +87,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     between breakpoints b_j = 0, 0.05, …, 1:
 
         τ_{m,c} ≥ (b_j + b_{j+1}) Σ_{s(o)=c} x_o − b_j b_{j+1} D_m      (τ = D_m t)
-        10,000 Σ_c τ_{m,c} ≤ v D_m
+        Σ_c τ_{m,c} ≤ (v / 10,000) D_m
 
     Exact at multiples of 0.05, never lets the true HHI exceed v. A chord whose interval
     starts above the largest share a country could reach (its capacity over demand) lies
@@ -142,8 +142,8 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                 members = needed[(m, stage)]
                 rows.extend([row] * len(members))
                 cols.extend(tau_of[(m, stage, c)] for c in members)
-                vals.extend([10_000.0] * len(members))
-                upper.append(policy.value * data.demand[m])
+                vals.extend([1.0] * len(members))
+                upper.append(policy.value / 10_000.0 * data.demand[m])
                 owners.append(("policy", p_index, m, "", stage))
     layout.add_rows("policy_hhi", len(owners), rows, cols, vals, -np.inf, np.array(upper),
                     owners=owners)

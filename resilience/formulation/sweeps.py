@@ -28,12 +28,12 @@ def with_uniform_hhi(instance: Instance, limit: float = 10_000.0) -> Instance:
 
 
 def uniform_hhi_rows(built: BuiltModel) -> tuple[np.ndarray, np.ndarray]:
-    """Local rows of `policy_hhi` created by the uniform limit, and each row's D_m (the
-    right-hand side is limit × D_m)."""
+    """Local rows of `policy_hhi` created by the uniform limit, and each row's right-hand
+    side per HHI point, D_m / 10,000 (the right-hand side is limit × D_m / 10,000)."""
     index = len(built.data.instance.policies) - 1
     block = built.layout.row_blocks["policy_hhi"]
     rows = [i for i, owner in enumerate(block.owners) if owner[1] == index]
-    demand = np.array([built.data.demand[block.owners[i][2]] for i in rows])
+    demand = np.array([built.data.demand[block.owners[i][2]] for i in rows]) / 10_000.0
     return np.array(rows, dtype=np.int64), demand
 
 
@@ -60,14 +60,14 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
 
 
 def _link_uniform_rows_to(layout: Layout, data, column: int) -> None:
-    """10,000 Σ_c τ_{m,c} ≤ v D_m becomes 10,000 Σ_c τ_{m,c} − D_m H ≤ 0."""
+    """Σ_c τ_{m,c} ≤ (v / 10,000) D_m becomes Σ_c τ_{m,c} − (D_m / 10,000) H ≤ 0."""
     block = layout.row_blocks["policy_hhi"]
     index = len(data.instance.policies) - 1
     rows = np.array([i for i, owner in enumerate(block.owners) if owner[1] == index])
     demand = np.array([data.demand[block.owners[i][2]] for i in rows])
     block.rows = np.concatenate([block.rows, rows])
     block.cols = np.concatenate([block.cols, np.full(len(rows), column)])
-    block.vals = np.concatenate([block.vals, -demand])
+    block.vals = np.concatenate([block.vals, -demand / 10_000.0])
     block.upper[rows] = 0.0
 
 

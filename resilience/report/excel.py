@@ -10,7 +10,6 @@ does not grow with the sheet. Input text is always written as text, never as a f
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from resilience.report import sheets
 from resilience.report.bulk import splice
 from resilience.report.files import write_atomically
 from resilience.report.kpis import objective_terms, plan_rows, solve_summary
-from resilience.report.layout import Sheet, Styles, width_for
+from resilience.report.layout import Sheet, Styles, currency_label, width_for
 
 STATUS_NOTES = {
     "optimal": "optimal within the MIP gap setting",
@@ -53,13 +52,6 @@ def write_solve_report(result: SolveResult, target: Path) -> None:
             splice(package, path, [bulk for part in parts for bulk in part.bulks])
 
     write_atomically(target, write)
-
-
-def currency_label(summary: dict[str, Any]) -> str:
-    """The currency from Settings, made safe for a column header (tables need plain
-    header text)."""
-    text = re.sub(r"[^\w $€£¥.\-]", "", str(summary["settings"]["currency"])).strip()
-    return text[:12] or "currency"
 
 
 # ---- Summary ------------------------------------------------------------------------------
@@ -175,7 +167,7 @@ def plan_headers(currency: str) -> list[str]:
 def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
                 summary: dict[str, Any]) -> Sheet:
     rows = plan_rows(result, summary)
-    headers = plan_headers(currency_label(summary))
+    headers = plan_headers(currency_label(summary["settings"]["currency"]))
     sample = rows[:2000]
     widths = [width_for([r["supplier"] for r in sample] + ["supplier"], 14, 40),
               width_for([r["material"] for r in sample] + ["material"], 12, 30),

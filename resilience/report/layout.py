@@ -9,6 +9,7 @@ formats can be placed by row number, and hands long tables to `bulk` to stream.
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,7 +141,6 @@ class Sheet:
         if freeze:
             ws.freeze_panes = freeze
         ws.page_setup.orientation = "landscape" if landscape else "portrait"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
         if fit_width or fit_height:
             ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
             ws.page_setup.fitToWidth = 1 if fit_width else 0
@@ -193,6 +193,16 @@ class Sheet:
         self.row += count
         return first, self.row
 
+    def stream_styled(self, rows: Iterable[tuple[Sequence[object], Sequence[str]]],
+                      count: int) -> tuple[int, int]:
+        """Like `stream`, with a look per cell given beside each row."""
+        ids = self.styles.id
+        first = self.row + 1
+        self.bulks.append(BulkRows(self.ws.title, first,
+                                   ((r, [ids(n) for n in looks]) for r, looks in rows)))
+        self.row += count
+        return first, self.row
+
     def table(self, name: str, headers: Sequence[str], header_row: int, last_row: int,
               first_col: int = 1, stripes: bool = True) -> None:
         """An Excel table over a header row already written and its data rows; none is
@@ -208,6 +218,12 @@ class Sheet:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # columns are given above
             self.ws.add_table(table)
+
+
+def currency_label(currency: str) -> str:
+    """The currency from Settings, made safe for a table's column header."""
+    text = re.sub(r"[^\w $€£¥.\-]", "", str(currency)).strip()
+    return text[:12] or "currency"
 
 
 def width_for(values: Iterable[object], minimum: float = 8, maximum: float = 48) -> float:

@@ -1,0 +1,326 @@
+"""The analysis sheets of the solve report: Exposure, Scenarios, Policies and Inputs.
+
+Each function opens one write-only sheet, lays out figures from `kpis`, and returns the
+`Sheet` (whose long tables the bulk writer streams after openpyxl has saved).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.utils import get_column_letter
+
+from resilience.api import SolveResult
+from resilience.report.charts import stacked_columns
+from resilience.report.kpis import exposure_rows, policy_rows, scenario_rows
+from resilience.report.layout import Sheet, Styles, currency_label, width_for
+
+CM_PER_WIDTH_UNIT = 0.19  # one unit of Excel column width, in centimetres (about 7 px)
+
+
+def _column_after(widths: list[float], first: int, centimetres: float) -> int:
+    """The column whose left edge lies at least `centimetres` right of column `first`."""
+    covered, col = 0.0, first
+    while covered < centimetres:
+        width = widths[col - 1] if col - 1 < len(widths) else 8.43
+        covered += width * CM_PER_WIDTH_UNIT
+        col += 1
+    return col
+
+
+# ---- Exposure -----------------------------------------------------------------------------
+
+
+def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                   summary: dict[str, Any]) -> Sheet:
+    countries, rows = exposure_rows(result, summary)
+    names = {c.id: c.name for c in result.instance.countries}
+    n_materials = len(result.instance.materials)
+    widths = [11.0, width_for([r["material"] for r in rows] + ["material"], 12, 30)]
+    widths += [max(7.5, min(14.0, len(c) + 3.0)) for c in countries] + [8.0, 9.0]
+    sheet = Sheet.open(book, styles, "Exposure", widths, freeze="C5",
+                       fit_height=len(rows) <= 60, print_rows="4:4")
+    sheet.write(["Exposure — share of each material's demand bought from each country"],
+                ["title"])
+    sheet.write(["Firm orders by stage: origin = where it is mined or produced, processing "
+                 "= where it is refined. HHI = 10,000 × Σ share², exact for this plan "
+                 "(above 2,500: highly concentrated). Colours: white 0 % → red 100 %."],
+                ["note"])
+    sheet.write(["", "country name"] + [names.get(c, "") for c in countries],
+                ["plain", "note"] + ["note"] * len(countries))
+    header_row = sheet.write(["stage", "material"] + countries + ["total", "HHI"], "header")
+    first_country, last_country = 3, 2 + len(countries)
+    total_col, hhi_col = last_country + 1, last_country + 2
+    share_looks = ["percent"] * len(countries)
+    for row in rows:
+        sheet.write([row["stage"], row["material"]]
+                    + [row["shares"].get(c) for c in countries] + [row["total"], row["hhi"]],
+                    ["plain", "plain"] + share_looks + ["percent_bold", "hhi"])
+    first_row, last_row = header_row + 1, header_row + len(rows)
+    if countries and rows:
+        sheet.ws.conditional_formatting.add(
+            f"{get_column_letter(first_country)}{first_row}:"
+            f"{get_column_letter(last_country)}{last_row}",
+            ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
+                           mid_type="num", mid_value=0.5, mid_color="F8CBAD",
+                           end_type="num", end_value=1, end_color="E06666"))
+    if rows:
+        column = get_column_letter(hhi_col)
+        sheet.ws.conditional_formatting.add(
+            f"{column}{first_row}:{column}{last_row}",
+            ColorScaleRule(start_type="num", start_value=1500, start_color="C6EFCE",
+                           mid_type="num", mid_value=2500, mid_color="FFEB9C",
+                           end_type="num", end_value=10000, end_color="FFC7CE"))
+    if countries and n_materials:
+        anchor_row = last_row + 2
+        height = max(8.0, min(14.0, 4.0 + 0.6 * n_materials))
+        width = max(14.0, min(24.0, 6.0 + 1.4 * n_materials + 0.3 * len(countries)))
+        for i, stage in enumerate(("origin", "processing")):
+            stage_first = first_row + i * n_materials
+            stage_last = stage_first + n_materials - 1
+            chart = stacked_columns(
+                sheet.ws, f"{stage.capitalize()}: share of demand by country",
+                categories=(2, stage_first, stage_last),
+                series=[(col, stage_first, stage_last, header_row)
+                        for col in range(first_country, last_country + 1)],
+                y_title="share of demand", y_format="0%", width=width, height=height,
+                y_max=1.0)
+            column = 1 if i == 0 else _column_after(widths, 1, width + 0.5)
+            sheet.ws.add_chart(chart, f"{get_column_letter(column)}{anchor_row}")
+    return sheet
+
+
+# ---- Scenarios ----------------------------------------------------------------------------
+
+SCENARIO_HEADERS = ["scenario", "probability", "recourse cost", "of which shortage",
+                    "of which backup", "probability × cost", "weight in CVaR"]
+SCENARIO_LOOKS = ["plain", "percent_fine", "money", "money_dash", "money_dash", "money",
+                  "percent_dash"]
+MATERIAL_HEADERS = ["scenario", "material", "unit", "shortage", "stock drawn",
+                    "backup called"]
+MATERIAL_LOOKS = ["plain", "plain", "plain", "quantity_dash", "quantity_dash",
+                  "quantity_dash"]
+
+
+def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                    summary: dict[str, Any]) -> Sheet:
+    currency = currency_label(summary["settings"]["currency"])
+    scenarios = scenario_rows(result)
+    materials = result.instance.materials
+    alpha = result.instance.settings.cvar_alpha
+    names = [s["scenario"] for s in scenarios]
+    name_width = width_for(names + ["expected (Σ probability × cost)"], 12, 34)
+    widths = [name_width, 11, 14, 14, 14, 14, 10, 3,
+              width_for(names + ["scenario"], 10, 28),
+              width_for([m.id for m in materials] + ["material"], 10, 28), 7, 12, 12, 12]
+    sheet = Sheet.open(book, styles, "Scenarios", widths, freeze="A5", print_rows="4:4")
+    sheet.write(["Scenarios — shortage and recourse cost of this plan in each disruption "
+                 "scenario"], ["title"])
+    sheet.write(["Recomputed from the plan with the least-cost recourse: stock is drawn "
+                 "first, then the cheapest reserved backup that costs less than a shortage, "
+                 "then demand goes unmet. Quantities in each material's unit."], ["note"])
+    sheet.write([f"CVaR {alpha:.0%}: the mean recourse cost over the worst scenarios whose "
+                 f"probabilities fill the {1 - alpha:.0%} tail, each counted with its weight "
+                 f"in CVaR. Costs in {summary['settings']['currency']}."], ["note"])
+    left_headers = [SCENARIO_HEADERS[0], SCENARIO_HEADERS[1],
+                    f"{SCENARIO_HEADERS[2]} ({currency})"] + SCENARIO_HEADERS[3:]
+    header_row = sheet.write(left_headers + [None] + MATERIAL_HEADERS,
+                             ["header"] * 7 + ["plain"] + ["header"] * 6)
+
+    left: list[tuple[list, list[str]]] = [
+        ([s["scenario"], s["probability"], s["recourse_cost"], s["shortage_cost"],
+          s["backup_cost"], s["weighted_cost"], s["cvar_weight"]], SCENARIO_LOOKS)
+        for s in scenarios
+    ]
+    n_scen = len(left)
+    expected = [sum(s["probability"] * s[key] for s in scenarios)
+                for key in ("recourse_cost", "shortage_cost", "backup_cost")]
+    left.append((["expected (Σ probability × cost)", sum(s["probability"] for s in scenarios),
+                  expected[0], expected[1], expected[2], expected[0], None],
+                 ["label_total", "percent_fine_total", "money_total", "money_total",
+                  "money_total", "money_total", "total_rule"]))
+    left.append(([f"CVaR {alpha:.0%}", None, summary["cvar"], None, None, None,
+                  sum(s["cvar_weight"] for s in scenarios)],
+                 ["label_bold", "plain", "money_bold", "plain", "plain", "plain",
+                  "percent_bold"]))
+    right = [
+        ([s["scenario"], m.id, m.unit, s["shortage"].get(m.id, 0.0),
+          s["stock_drawn"].get(m.id, 0.0), s["backup_called"].get(m.id, 0.0)],
+         MATERIAL_LOOKS)
+        for s in scenarios for m in materials
+    ]
+    count = max(len(left), len(right))
+    blank_left = ([None] * 7, ["plain"] * 7)
+
+    def body():
+        for i in range(count):
+            lv, ll = left[i] if i < len(left) else blank_left
+            if i < len(right):
+                rv, rl = right[i]
+                yield lv + [None] + rv, ll + ["plain"] + rl
+            else:
+                yield lv, ll
+
+    first, _ = sheet.stream_styled(body(), count)
+    if n_scen:
+        sheet.table("ScenarioCosts", left_headers, header_row, header_row + n_scen,
+                    stripes=False)
+    if right:
+        sheet.table("ScenarioMaterials", MATERIAL_HEADERS, header_row,
+                    header_row + len(right), first_col=9, stripes=False)
+    if n_scen:
+        chart = stacked_columns(
+            sheet.ws, "Recourse cost by scenario", categories=(1, first, first + n_scen - 1),
+            series=[(4, first, first + n_scen - 1, header_row),
+                    (5, first, first + n_scen - 1, header_row)],
+            y_title=currency, y_format="#,##0", width=max(14.0, min(28.0, 4 + 1.2 * n_scen)),
+            height=8.0)
+        sheet.ws.add_chart(chart, f"A{first + n_scen + 3}")
+    return sheet
+
+
+# ---- Policies -----------------------------------------------------------------------------
+
+POLICY_HEADERS = ["policy", "rule", "material", "target", "stage", "limit", "achieved",
+                  "exact HHI", "binding", "cost per point", "per", "source", "note"]
+
+
+def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                   summary: dict[str, Any]) -> Sheet:
+    currency = currency_label(summary["settings"]["currency"])
+    rows = policy_rows(result)
+    headers = POLICY_HEADERS[:9] + [f"cost per point ({currency})"] + POLICY_HEADERS[10:]
+    widths = [width_for([r["name"] for r in rows] + ["policy"], 12, 34), 19,
+              width_for([r["material"] for r in rows] + ["material"], 10, 24),
+              width_for([r["target"] for r in rows] + ["target"], 8, 20), 11, 10, 10, 10,
+              9, 14, 19, width_for([r["source"] for r in rows] + ["source"], 10, 30), 44]
+    sheet = Sheet.open(book, styles, "Policies", widths, freeze="B5", print_rows="4:4")
+    binding = sum(1 for r in rows if r["binding"])
+    sheet.write([f"Policies — {len(rows)} constraints applied, {binding} binding"],
+                ["title"])
+    sheet.write(["Cost per point: how much the objective would fall if the limit were "
+                 "loosened by one percentage point of share (max_hhi: one HHI point); the "
+                 "dual of the constraint in the LP with the contract decisions fixed at "
+                 "the optimum."], ["note"])
+    sheet.write(["max_hhi rows: 'achieved' is the model's linear (chord) HHI, which is "
+                 "never below the exact HHI of the plan shown beside it."], ["note"])
+    header_row = sheet.write(headers, "header")
+    if not rows:
+        sheet.write(["No policy applies to this case."], ["note"])
+        return sheet
+
+    def body():
+        for r in rows:
+            value_look = ("hhi" if r["rule"] == "max_hhi" else "quantity"
+                          if r["rule"] == "exclude" else "percent")
+            bound = r["binding"]
+            yield ([r["name"], r["rule"], r["material"], r["target"], r["stage"], r["limit"],
+                    r["achieved"], r["exact_hhi"],
+                    None if bound is None else ("yes" if bound else "no"),
+                    r["cost_per_point"], r["unit"], r["source"], r["note"]],
+                   ["plain", "plain", "plain", "plain", "plain", value_look, value_look,
+                    "hhi", "binding" if bound else "plain", "money", "plain", "plain",
+                    "note"])
+
+    _, last = sheet.stream_styled(body(), len(rows))
+    sheet.table("PolicyRows", headers, header_row, last)
+    return sheet
+
+
+# ---- Inputs -------------------------------------------------------------------------------
+
+
+def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
+    instance = result.instance
+    widths = [26, 14, 12, 18, 13, 11, 13, 12, 12, 12, 13, 9]
+    sheet = Sheet.open(book, styles, "Inputs", widths)
+    sheet.write(["Inputs — what was read"], ["title"])
+    sheet.write([f"{instance.source_name or '(unnamed workbook)'} · SHA-256 "
+                 f"{instance.source_sha256 or 'n/a'}"], ["subtitle"])
+    applied = []
+    if instance.strategy:
+        applied.append(f"strategy {instance.strategy}")
+    if instance.whatif:
+        applied.append(f"what-if {instance.whatif} (its edits are applied in the tables "
+                       "below)")
+    sheet.write(["As solved: " + ("; ".join(applied) if applied else
+                                  "no strategy, no what-if")], ["note"])
+    sheet.blank()
+
+    sheet.write([f"Warnings ({len(instance.warnings)})"], ["section"])
+    for warning in instance.warnings or ("none",):
+        sheet.write([warning])
+    sheet.blank()
+
+    settings = instance.settings
+    _section(sheet, "Settings", "InputSettings", ["key", "value"], [
+        ["risk_aversion", settings.risk_aversion], ["cvar_alpha", settings.cvar_alpha],
+        ["time_limit", settings.time_limit], ["mip_gap", settings.mip_gap],
+        ["currency", settings.currency]], ["plain", "general"])
+    _section(sheet, f"Materials ({len(instance.materials)})", "InputMaterials",
+             ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
+              "max_stockpile", "row"],
+             [[m.id, m.unit, m.demand, m.shortage_penalty, m.stockpile_cost,
+               m.max_stockpile, m.row or None] for m in instance.materials],
+             ["plain", "plain", "quantity", "money", "money", "quantity", "integer"])
+    _section(sheet, f"Countries ({len(instance.countries)})", "InputCountries",
+             ["country", "name", "disruption_prob", "groups", "tariff", "row"],
+             [[c.id, c.name, c.disruption_prob, ", ".join(c.groups), c.tariff, c.row or None]
+              for c in instance.countries],
+             ["plain", "plain", "percent_fine", "plain", "percent", "integer"])
+    active = {id(p) for p in instance.active_policies()}
+    _section(sheet, f"Policies ({len(instance.policies)})", "InputPolicies",
+             ["name", "rule", "material", "target", "stage", "value", "strategy", "whatif",
+              "applied", "row"],
+             [[p.name, p.rule, p.material, p.target, p.stage, p.value, p.strategy,
+               p.whatif, "yes" if id(p) in active else "no", p.row or None]
+              for p in instance.policies],
+             ["plain"] * 5 + ["general"] + ["plain"] * 3 + ["integer"])
+    generated = instance.scenario_rows is None
+    scenario_lines = []
+    for s in instance.scenarios():
+        hits = s.hits or (None,)
+        for hit in hits:
+            scenario_lines.append([
+                s.name, s.probability, hit.country if hit else "(none)",
+                hit.material if hit else "", hit.capacity_factor if hit else None,
+                s.whatif, s.row or None])
+    title = f"Scenarios ({len(instance.scenarios())}" + (
+        ", generated from disruption_prob)" if generated else ")")
+    _section(sheet, title, "InputScenarios",
+             ["scenario", "probability", "country", "material", "capacity_factor", "whatif",
+              "row"], scenario_lines,
+             ["plain", "percent_fine", "plain", "plain", "percent", "plain", "integer"])
+    if instance.whatif_edits:
+        _section(sheet, f"What-if edits ({len(instance.whatif_edits)})", "InputWhatIfs",
+                 ["whatif", "sheet", "where", "column", "op", "value", "origin", "row"],
+                 [[e.whatif, e.sheet, "; ".join(f"{k}={v}" for k, v in e.where), e.column,
+                   e.op, e.value, e.origin, e.row or None] for e in instance.whatif_edits],
+                 ["plain"] * 5 + ["general", "plain", "integer"])
+
+    # Suppliers last: the one table that can be long, streamed by the bulk writer.
+    headers = ["supplier", "material", "country", "processing_country", "unit_cost",
+               "tariff", "landed cost", "capacity", "min_order", "fixed_cost",
+               "reserve_cost", "row"]
+    sheet.write([f"Suppliers ({len(instance.offers)} offers)"], ["section"])
+    header_row = sheet.write(headers, "header")
+    looks = ["plain"] * 4 + ["money", "percent", "money", "quantity", "quantity", "money",
+                             "money", "integer"]
+    body = ((o.supplier, o.material, o.country, o.processing_country, o.unit_cost, o.tariff,
+             o.landed_cost, o.capacity, o.min_order, o.fixed_cost, o.reserve_cost,
+             o.row or None) for o in instance.offers)
+    _, last = sheet.stream(body, looks, len(instance.offers))
+    sheet.table("InputSuppliers", headers, header_row, last)
+    return sheet
+
+
+def _section(sheet: Sheet, title: str, table: str, headers: list[str], rows: list[list],
+             looks: list[str]) -> None:
+    sheet.write([title], ["section"])
+    header_row = sheet.write(headers, "header")
+    for row in rows:
+        sheet.write(row, looks)
+    sheet.table(table, headers, header_row, sheet.row)
+    sheet.blank()
