@@ -111,27 +111,44 @@ def _target_countries(instance: Instance, target: str, kind: str) -> frozenset[s
 
 def _disrupted_pairs(instance: Instance, scenarios: tuple[Scenario, ...]
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scenario, offer, a) for every offer whose availability is below 1.
+    """(scenario, offer, a) for every offer whose availability is below 1, sorted by
+    scenario then offer.
 
-    Offers are grouped by the (country, material) keys a hit can name, so a scenario
-    touches only the offers of the countries it lists.
+    a_{o,k} = min(f_{c(o)}, f_{q(o)}) is the smallest factor over every hit of scenario k
+    that names either country of the offer and its material (or `*`), so each hit
+    contributes its factor to the offers of its country and the minimum is taken per
+    (scenario, offer) pair.
     """
-    by_country: dict[str, list[int]] = {}
-    for i, o in enumerate(instance.offers):
-        by_country.setdefault(o.country, []).append(i)
-        if o.processing_country != o.country:
-            by_country.setdefault(o.processing_country, []).append(i)
-    ks: list[int] = []
-    os_: list[int] = []
-    avs: list[float] = []
     offers = instance.offers
+    n = len(offers)
+    by_country: dict[str, np.ndarray] = {}
+    staged: dict[str, list[int]] = {}
+    for i, o in enumerate(offers):
+        staged.setdefault(o.country, []).append(i)
+        if o.processing_country != o.country:
+            staged.setdefault(o.processing_country, []).append(i)
+    for country, members in staged.items():
+        by_country[country] = np.array(members, dtype=np.int64)
+    material_of = np.array([o.material for o in offers], dtype=object)
+    keys: list[np.ndarray] = []
+    factors: list[np.ndarray] = []
     for k, scenario in enumerate(scenarios):
-        candidates = sorted({i for h in scenario.hits for i in by_country.get(h.country, ())})
-        for i in candidates:
-            a = scenario.availability(offers[i])
-            if a < 1.0:
-                ks.append(k)
-                os_.append(i)
-                avs.append(a)
-    return (np.array(ks, dtype=np.int64), np.array(os_, dtype=np.int64),
-            np.array(avs, dtype=float))
+        for hit in scenario.hits:
+            members = by_country.get(hit.country)
+            if members is None or hit.capacity_factor >= 1.0:
+                continue
+            if hit.material != "*":
+                members = members[material_of[members] == hit.material]
+            keys.append(k * n + members)
+            factors.append(np.full(len(members), hit.capacity_factor))
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    key = np.concatenate(keys)
+    factor = np.concatenate(factors)
+    order = np.lexsort((factor, key))
+    key, factor = key[order], factor[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    key, factor = key[first], factor[first]  # the smallest factor of each pair
+    return key // n, key % n, factor

@@ -58,9 +58,7 @@ def define_contract_links(layout: Layout, data: ModelData) -> None:
     layout.add_rows(
         "order_needs_contract", n,
         np.concatenate([offers, offers]), np.concatenate([x, y]),
-        np.concatenate([np.ones(n), -big_m]), -np.inf, 0.0,
-        owners=[("offer", i) for i in range(n)],
-    )
+        np.concatenate([np.ones(n), -big_m]), -np.inf, 0.0)
     res = layout.maps["reserve"]
     local = np.arange(len(res))
     r = layout.columns["reserve"].index
@@ -68,16 +66,13 @@ def define_contract_links(layout: Layout, data: ModelData) -> None:
         "capacity", len(res),
         np.concatenate([local, local, local]), np.concatenate([x[res], r, y[res]]),
         np.concatenate([np.ones(len(res)), np.ones(len(res)), -data.capacity[res]]),
-        -np.inf, 0.0, owners=[("offer", int(i)) for i in res],
-    )
+        -np.inf, 0.0)
     minimum = np.flatnonzero(data.min_order > 0)
     local = np.arange(len(minimum))
     layout.add_rows(
         "min_order", len(minimum),
         np.concatenate([local, local]), np.concatenate([x[minimum], y[minimum]]),
-        np.concatenate([np.ones(len(minimum)), -data.min_order[minimum]]), 0.0, np.inf,
-        owners=[("offer", int(i)) for i in minimum],
-    )
+        np.concatenate([np.ones(len(minimum)), -data.min_order[minimum]]), 0.0, np.inf)
 
 
 def define_firm_total(layout: Layout, data: ModelData) -> None:
@@ -90,6 +85,4 @@ def define_firm_total(layout: Layout, data: ModelData) -> None:
         "firm_total_sum", data.n_materials,
         np.concatenate([np.arange(data.n_materials), data.offer_material]),
         np.concatenate([total, x]),
-        np.concatenate([np.ones(data.n_materials), -np.ones(n)]), 0.0, 0.0,
-        owners=[("material", m) for m in range(data.n_materials)],
-    )
+        np.concatenate([np.ones(data.n_materials), -np.ones(n)]), 0.0, 0.0)

@@ -39,7 +39,7 @@ class RowBlock:
     vals: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    owners: list[tuple] = field(default_factory=list)
+    owners: list[tuple] = field(default_factory=list)  # policy families only
 
 
 @dataclass

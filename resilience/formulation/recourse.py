@@ -70,9 +70,7 @@ def define_lost_supply(layout: Layout, data: ModelData) -> None:
         "lost_supply", len(keys),
         np.concatenate([np.arange(len(keys)), row_of_key]),
         np.concatenate([lost, x[data.hit_offer]]),
-        np.concatenate([np.ones(len(keys)), -(1.0 - data.hit_availability)]), 0.0, 0.0,
-        owners=[("material_scenario", int(key % n_m), int(key // n_m)) for key in keys],
-    )
+        np.concatenate([np.ones(len(keys)), -(1.0 - data.hit_availability)]), 0.0, 0.0)
 
 
 def define_backup_limit(layout: Layout, data: ModelData) -> None:
@@ -84,8 +82,6 @@ def define_backup_limit(layout: Layout, data: ModelData) -> None:
         "backup_limit", n, np.concatenate([local, local]),
         np.concatenate([layout.columns["backup"].index, layout.columns["reserve"].index[j]]),
         np.concatenate([np.ones(n), -layout.maps["backup_availability"]]), -np.inf, 0.0,
-        owners=[("offer_scenario", int(layout.maps["reserve"][jj]), int(kk))
-                for kk, jj in zip(k, j, strict=True)],
     )
 
 
@@ -101,13 +97,12 @@ def define_stock_draw(layout: Layout, data: ModelData) -> None:
     held_position[layout.maps["stock_held"]] = np.arange(len(layout.maps["stock_held"]))
     h = layout.columns["stock_held"].index[held_position[keys % n_m]]
     lost = layout.columns["lost"].index[np.searchsorted(layout.maps["lost"], keys)]
-    owners = [("material_scenario", int(key % n_m), int(key // n_m)) for key in keys]
     layout.add_rows("draw_within_stock", n, np.concatenate([local, local]),
                     np.concatenate([w, h]), np.concatenate([np.ones(n), -np.ones(n)]),
-                    -np.inf, 0.0, owners=owners)
+                    -np.inf, 0.0)
     layout.add_rows("draw_within_loss", n, np.concatenate([local, local]),
                     np.concatenate([w, lost]), np.concatenate([np.ones(n), -np.ones(n)]),
-                    -np.inf, 0.0, owners=owners)
+                    -np.inf, 0.0)
 
 
 def define_demand_cover(layout: Layout, data: ModelData) -> None:
@@ -129,9 +124,7 @@ def define_demand_cover(layout: Layout, data: ModelData) -> None:
     vals = np.concatenate([np.ones(n), -np.ones(len(lost_keys)), np.ones(len(k)),
                            np.ones(len(draw_keys)), np.ones(n)])
     layout.add_rows(
-        "demand_cover", n, rows, cols, vals, np.tile(data.demand, n_k), np.inf,
-        owners=[("material_scenario", int(key % n_m), int(key // n_m)) for key in keys],
-    )
+        "demand_cover", n, rows, cols, vals, np.tile(data.demand, n_k), np.inf)
 
 
 def define_cvar(layout: Layout, data: ModelData, risk_aversion: float, alpha: float) -> None:
@@ -150,5 +143,4 @@ def define_cvar(layout: Layout, data: ModelData, risk_aversion: float, alpha: fl
                            layout.columns["backup"].index])
     vals = np.concatenate([np.ones(n_k), np.ones(n_k), -np.tile(data.penalty, n_k),
                            -data.landed_cost[layout.maps["reserve"][j]]])
-    layout.add_rows("cvar_tail", n_k, rows, cols, vals, 0.0, np.inf,
-                    owners=[("scenario", k_) for k_ in range(n_k)])
+    layout.add_rows("cvar_tail", n_k, rows, cols, vals, 0.0, np.inf)
