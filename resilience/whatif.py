@@ -79,6 +79,11 @@ def apply_whatif(instance: Instance, name: str) -> Instance:
         raise InputError(problems)
     result = dataclasses.replace(changed, whatif=spelling)
     total = sum(s.probability for s in result.scenarios() if s.name != "baseline")
+    if result.scenario_rows is None and total >= 1 - 1e-12:
+        raise InputError([Problem("Countries", "", f"under what-if {spelling} the "
+                                  "disruption probabilities sum to at least 1, so no "
+                                  "baseline is left for generated scenarios",
+                                  found=round(total, 6))])
     if total > 1 + 1e-9:
         raise InputError([Problem("Scenarios", "", f"under what-if {spelling} the scenario "
                                   "probabilities sum to more than 1", found=round(total, 6))])
