@@ -29,6 +29,9 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
 
     built = build_model(instance)
     session = HighsSession(built.pyomo, threads=threads)
+    # HiGHS holds its own copy now; the Pyomo objects (one per column and row) would only
+    # add to the solve's peak memory. Extraction works from the layout and the values.
+    built.release_pyomo()
     return solve_built(built, session, instance, with_duals=with_duals)
 
 

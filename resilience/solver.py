@@ -99,6 +99,7 @@ class HighsSession:
         starts, indices, values, row_lower, row_upper = [], [], [], [], []
         n_rows = 0
         nnz = 0
+        last_x, last_remap = None, None
         for component in model.component_objects(pyo.Constraint, active=True, sort=False):
             if not isinstance(component, MatrixConstraint):
                 raise TypeError(f"{component.name}: only matrix constraints are handed off")
@@ -107,10 +108,10 @@ class HighsSession:
             data = np.asarray(component._A_data, dtype=float)
             index = np.asarray(component._A_indices, dtype=np.int64)
             pointer = np.asarray(component._A_indptr, dtype=np.int64)
-            if component._x is not getattr(self, "_last_x", None):
-                remap = np.array([position[id(v)] for v in component._x], dtype=np.int64)
-                self._last_x, self._last_remap = component._x, remap
-            index = self._last_remap[index]
+            if component._x is not last_x:
+                last_x = component._x
+                last_remap = np.array([position[id(v)] for v in last_x], dtype=np.int64)
+            index = last_remap[index]
             size = len(pointer) - 1
             self.row_offsets[component.local_name] = (n_rows, size)
             starts.append(pointer[:-1] + nnz)

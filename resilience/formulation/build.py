@@ -40,8 +40,12 @@ from resilience.formulation.recourse import (
 class BuiltModel:
     data: ModelData
     layout: Layout
-    pyomo: object  # pyomo.environ.ConcreteModel
+    pyomo: object  # pyomo.environ.ConcreteModel; None once released
     build_seconds: float
+
+    def release_pyomo(self) -> None:
+        """Drop the Pyomo model once it has been handed to the solver."""
+        self.pyomo = None
 
 
 def build_layout(instance: Instance) -> tuple[ModelData, Layout]:

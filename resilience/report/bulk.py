@@ -53,33 +53,49 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _inline(text: str) -> str:
+    """The inline-string body of a text cell."""
+    text = _escape(clean_text(text))
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f"<is><t{space}>{text}</t></is>"
+
+
 def rows_xml(first_row: int, rows: Iterable[tuple[Sequence[object], Sequence[int]]]
              ) -> Iterable[str]:
-    """`<row>` elements, one string per row."""
+    """`<row>` elements, one string per row. Hot loop: about 1 µs per cell."""
     letters: list[str] = []
+    texts: dict[str, str] = {}  # repeated text (materials, countries, units) escaped once
     for r, (values, styles) in enumerate(rows, start=first_row):
         while len(letters) < len(values):
             letters.append(get_column_letter(len(letters) + 1))
         parts = [f'<row r="{r}">']
+        append = parts.append
         for value, style, column in zip(values, styles, letters, strict=False):
-            ref = f"{column}{r}"
-            if value is None:
+            kind = type(value)
+            if kind is float or kind is int:
+                if value - value == 0:  # finite: inf - inf and nan - nan are nan
+                    append(f'<c r="{column}{r}" s="{style}"><v>{value!r}</v></c>')
+                elif style:
+                    append(f'<c r="{column}{r}" s="{style}"/>')
+            elif kind is str:
+                body = texts.get(value)
+                if body is None:
+                    body = _inline(value)
+                    if len(texts) < 50_000:
+                        texts[value] = body
+                append(f'<c r="{column}{r}" s="{style}" t="inlineStr">{body}</c>')
+            elif value is None:
                 if style:
-                    parts.append(f'<c r="{ref}" s="{style}"/>')
-            elif isinstance(value, str):
-                text = _escape(clean_text(value))
-                space = ' xml:space="preserve"' if text != text.strip() else ""
-                parts.append(f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>'
-                             f"{text}</t></is></c>")
-            elif isinstance(value, bool):
-                parts.append(f'<c r="{ref}" s="{style}" t="b"><v>{int(value)}</v></c>')
-            else:
+                    append(f'<c r="{column}{r}" s="{style}"/>')
+            elif kind is bool:
+                append(f'<c r="{column}{r}" s="{style}" t="b"><v>{int(value)}</v></c>')
+            else:  # other numbers (numpy scalars, Decimal)
                 number = float(value)
                 if math.isfinite(number):
-                    parts.append(f'<c r="{ref}" s="{style}"><v>{number!r}</v></c>')
+                    append(f'<c r="{column}{r}" s="{style}"><v>{number!r}</v></c>')
                 elif style:
-                    parts.append(f'<c r="{ref}" s="{style}"/>')
-        parts.append("</row>")
+                    append(f'<c r="{column}{r}" s="{style}"/>')
+        append("</row>")
         yield "".join(parts)
 
 

@@ -9,13 +9,20 @@ from openpyxl.chart import BarChart, Reference, Series
 from openpyxl.chart.data_source import StrRef
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.chart.shapes import GraphicalProperties
-from openpyxl.chart.text import RichText
-from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
+from openpyxl.chart.text import RichText, Text
+from openpyxl.chart.title import Title
+from openpyxl.drawing.text import (
+    CharacterProperties,
+    Paragraph,
+    ParagraphProperties,
+    RegularTextRun,
+)
 from openpyxl.utils import get_column_letter, quote_sheetname
 
-# Distinct colours for stacked series (Tableau 10, then a second, lighter round).
+# Distinct colours for stacked series (Tableau 20: ten hues, each dark then light).
 PALETTE = ("4E79A7", "F28E2B", "E15759", "76B7B2", "59A14F", "EDC948", "B07AA1", "FF9DA7",
-           "9C755F", "BAB0AC", "A0CBE8", "FFBE7D", "FF9D9A", "8CD17D", "F1CE63", "D4A6C8")
+           "9C755F", "BAB0AC", "A0CBE8", "FFBE7D", "FF9D9A", "86BCB6", "8CD17D", "F1CE63",
+           "D4A6C8", "FABFD2", "D7B5A6", "79706E")
 
 
 def stacked_columns(ws, title: str, categories: tuple[int, int, int],
@@ -29,7 +36,7 @@ def stacked_columns(ws, title: str, categories: tuple[int, int, int],
     chart.grouping = "stacked"
     chart.overlap = 100
     chart.gapWidth = 60
-    chart.title = title
+    chart.title = _title(title)
     chart.style = 10
     chart.width, chart.height = width, height
     col, first, last = categories
@@ -57,6 +64,14 @@ def stacked_columns(ws, title: str, categories: tuple[int, int, int],
 
 def _cell_ref(ws, col: int, row: int) -> StrRef:
     return StrRef(f"{quote_sheetname(ws.title)}!${get_column_letter(col)}${row}")
+
+
+def _title(text: str) -> Title:
+    """A chart title in 11 pt bold (the default is large enough to wrap)."""
+    props = CharacterProperties(sz=1100, b=True)
+    paragraph = Paragraph(pPr=ParagraphProperties(defRPr=props),
+                          r=[RegularTextRun(rPr=props, t=text)])
+    return Title(tx=Text(rich=RichText(p=[paragraph])), overlay=False)
 
 
 def _small_text() -> RichText:

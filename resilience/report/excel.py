@@ -22,7 +22,7 @@ from resilience.report import sheets
 from resilience.report.bulk import splice
 from resilience.report.files import write_atomically
 from resilience.report.kpis import objective_terms, plan_rows, solve_summary
-from resilience.report.layout import Sheet, Styles, currency_label, width_for
+from resilience.report.layout import Sheet, Styles, currency_label, number_width, width_for
 
 STATUS_NOTES = {
     "optimal": "optimal within the MIP gap setting",
@@ -40,6 +40,7 @@ def write_solve_report(result: SolveResult, target: Path) -> None:
         parts = [
             _summary_sheet(book, styles, result, summary),
             _plan_sheet(book, styles, result, summary),
+            _stockpile_sheet(book, styles, result, summary),
             sheets.exposure_sheet(book, styles, result, summary),
             sheets.scenarios_sheet(book, styles, result, summary),
             sheets.policies_sheet(book, styles, result, summary),
@@ -121,10 +122,10 @@ def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "scenarios", "label", "plain"),
         (None, None, "plain", "plain"),
         ("Settings", None, "section", "section"),
-        ("risk_aversion (λ)", settings["risk_aversion"], "label", "general"),
-        ("cvar_alpha (α)", settings["cvar_alpha"], "label", "general"),
-        ("time_limit (s)", settings["time_limit"], "label", "general"),
-        ("mip_gap", settings["mip_gap"], "label", "general"),
+        ("risk_aversion (λ)", settings["risk_aversion"], "label", "value_left"),
+        ("cvar_alpha (α)", settings["cvar_alpha"], "label", "value_left"),
+        ("time_limit (s)", settings["time_limit"], "label", "value_left"),
+        ("mip_gap", settings["mip_gap"], "label", "value_left"),
         ("currency", settings["currency"], "label", "plain"),
         (None, None, "plain", "plain"),
         ("Versions", None, "section", "section"),
@@ -147,15 +148,15 @@ def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
             None, None, "plain", "plain")
         section = l_look == "section"
         sheet.write([label, value, note, None, r_label, r_value],
-                    [l_look, v_look, "section" if section else "note", "plain", rl_look,
+                    [l_look, v_look, "section" if section else "note_indent", "plain", rl_look,
                      rv_look])
     return sheet
 
 
 # ---- Plan ---------------------------------------------------------------------------------
 
-PLAN_LOOKS = ["plain", "plain", "plain", "plain", "plain", "quantity", "quantity", "money",
-              "money", "percent"]
+PLAN_LOOKS = ["plain", "plain", "plain", "plain", "plain", "quantity_dash", "quantity_dash",
+              "money", "money", "percent"]
 
 
 def plan_headers(currency: str) -> list[str]:
@@ -173,9 +174,12 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
               width_for([r["material"] for r in sample] + ["material"], 12, 30),
               width_for([r["unit"] for r in sample] + ["unit"], 6, 12),
               width_for([r["country"] for r in sample] + ["origin"], 9, 24),
-              12, 13, 12, 14, 16, 10]
+              12, number_width([r["quantity"] for r in rows], minimum=11),
+              number_width([r["reserve"] for r in rows], minimum=10),
+              number_width([r["landed_unit_cost"] for r in rows], minimum=13),
+              number_width([sum(r["spend"] for r in rows)], minimum=14), 10]
     sheet = Sheet.open(book, styles, "Plan", widths, freeze="A2", print_rows="1:1")
-    header_row = sheet.write(headers, "header")
+    header_row = sheet.write(headers, "header_wrap", height=30)
     if not rows:
         sheet.write(["No contracts: the plan buys nothing (see Scenarios for the shortage)."],
                     ["note"])
@@ -196,4 +200,45 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
                total_spend, None)]
     sheet.stream(iter(totals), ["label_total"] + ["total_rule"] * 7 + ["money_total",
                                                                         "total_rule"], 1)
+    return sheet
+
+
+# ---- Stockpile ----------------------------------------------------------------------------
+
+
+def _stockpile_sheet(book: Workbook, styles: Styles, result: SolveResult,
+                     summary: dict[str, Any]) -> Sheet:
+    """Strategic stock held (h_m) per material that may hold stock; header in row 1 so
+    `evaluate --plan` reads it back with the Plan."""
+    currency = currency_label(summary["settings"]["currency"])
+    stock = summary["stockpile"]
+    scenarios = summary["scenarios"]
+    materials = [m for m in result.instance.materials
+                 if m.stockpile_cost is not None or stock.get(m.id, 0.0) > 0]
+    headers = ["material", "unit", "stock", "max_stockpile",
+               f"carrying cost per unit ({currency})", f"carrying cost ({currency})",
+               "expected draw", "largest draw"]
+    rows = []
+    for m in materials:
+        held = stock.get(m.id, 0.0)
+        draws = [(s["probability"], s["stock_drawn"].get(m.id, 0.0)) for s in scenarios]
+        rows.append([m.id, m.unit, held, m.max_stockpile, m.stockpile_cost,
+                     (m.stockpile_cost or 0.0) * held, sum(p * d for p, d in draws),
+                     max((d for _, d in draws), default=0.0)])
+    widths = [width_for([m.id for m in materials] + ["material"], 12, 30), 8,
+              number_width([r[2] for r in rows], minimum=11), 14, 16,
+              number_width([r[5] for r in rows], minimum=14), 13, 13]
+    sheet = Sheet.open(book, styles, "Stockpile", widths, freeze="A2")
+    header_row = sheet.write(headers, "header_wrap", height=30)
+    for row in rows:
+        sheet.write(row, ["plain", "plain", "quantity_dash", "quantity", "money",
+                          "money_dash", "quantity_dash", "quantity_dash"])
+    if rows:
+        sheet.table("StockHeld", headers, header_row, sheet.row)
+    else:
+        sheet.write(["No material may be stockpiled (no stockpile_cost on Materials)."],
+                    ["note"])
+    sheet.blank()
+    sheet.write(["Strategic stock is bought before the period and drawn only to replace "
+                 "supply lost to a disruption; draws in each material's unit."], ["note"])
     return sheet

@@ -123,10 +123,13 @@ def exposure_rows(result: SolveResult, summary: dict[str, Any]
 
 def scenario_rows(result: SolveResult) -> list[dict[str, Any]]:
     """Per scenario of the verification (least-cost recourse for the plan): probability,
-    recourse cost split into shortage and backup, its probability-weighted cost, and its
-    weight in the CVaR (the worst outcomes whose probabilities fill the 1 − α tail)."""
+    recourse cost split into shortage and backup, its probability-weighted cost, its
+    weight in the CVaR (the worst outcomes whose probabilities fill the 1 − α tail), and
+    per material the shortage, stock drawn and backup called (noise below 1e-9 of demand
+    shown as zero)."""
     instance, check = result.instance, result.verification
     penalty = {m.id: m.shortage_penalty for m in instance.materials}
+    demand = {m.id: m.demand for m in instance.materials}
     tail = 1.0 - instance.settings.cvar_alpha
     weights: dict[int, float] = {}
     left = tail
@@ -136,18 +139,28 @@ def scenario_rows(result: SolveResult) -> list[dict[str, Any]]:
         take = min(check.scenarios[i].probability, max(left, 0.0))
         weights[i] = take / tail if tail > 0 else 0.0
         left -= take
+
+    def units(values: dict[str, float]) -> dict[str, float]:
+        return {m: _denoise(v, demand.get(m, 1.0)) for m, v in values.items()}
+
     rows = []
     for i, s in enumerate(check.scenarios):
-        shortage_cost = sum(penalty[m] * u for m, u in s.shortage.items())
+        shortage = units(s.shortage)
+        shortage_cost = sum(penalty[m] * u for m, u in shortage.items())
+        backup_cost = _denoise(s.recourse_cost - shortage_cost, s.recourse_cost)
         rows.append({
             "scenario": s.scenario, "probability": s.probability,
             "recourse_cost": s.recourse_cost, "shortage_cost": shortage_cost,
-            "backup_cost": max(0.0, s.recourse_cost - shortage_cost),
+            "backup_cost": max(0.0, backup_cost),
             "weighted_cost": s.probability * s.recourse_cost, "cvar_weight": weights[i],
-            "shortage": s.shortage, "stock_drawn": s.stock_drawn,
-            "backup_called": s.backup_called,
+            "shortage": shortage, "stock_drawn": units(s.stock_drawn),
+            "backup_called": units(s.backup_called),
         })
     return rows
+
+
+def _denoise(value: float, scale: float) -> float:
+    return 0.0 if abs(value) <= NOISE * max(1.0, abs(scale)) else value
 
 
 def policy_rows(result: SolveResult) -> list[dict[str, Any]]:

@@ -58,10 +58,17 @@ LOOKS: dict[str, Look] = {
     "title": Look(font=Font(bold=True, size=14, color=ACCENT)),
     "subtitle": Look(font=Font(italic=True, color="595959")),
     "note": Look(font=Font(italic=True, size=9, color="595959")),
+    "note_indent": Look(font=Font(italic=True, size=9, color="595959"),
+                        alignment=Alignment(indent=1)),
+    "value_left": Look(alignment=Alignment(horizontal="left")),
     "section": Look(font=Font(bold=True, color=ACCENT), fill=SECTION_FILL),
     "header": Look(font=Font(bold=True), fill=HEADER_FILL,
-                   alignment=Alignment(wrap_text=True, vertical="center"),
-                   border=Border(bottom=THIN)),
+                   alignment=Alignment(vertical="bottom"), border=Border(bottom=THIN)),
+    "header_wrap": Look(font=Font(bold=True), fill=HEADER_FILL,
+                        alignment=Alignment(wrap_text=True, vertical="bottom"),
+                        border=Border(bottom=THIN)),
+    "header_note": Look(font=Font(italic=True, size=8, color="595959"),
+                        alignment=Alignment(vertical="bottom", wrap_text=True)),
     "label": Look(),
     "label_indent": Look(alignment=Alignment(indent=1)),
     "label_indent2": Look(alignment=Alignment(indent=2)),
@@ -164,11 +171,14 @@ class Sheet:
             self.styles.apply(cell, look)
         return cell
 
-    def write(self, values: Iterable[object], looks: Sequence[str] | str = "plain") -> int:
-        """Append one row; `looks` is one name for every cell or one per cell.
-        Returns the row number written."""
+    def write(self, values: Iterable[object], looks: Sequence[str] | str = "plain",
+              height: float | None = None) -> int:
+        """Append one row; `looks` is one name for every cell or one per cell; `height`
+        in points (for wrapped headers). Returns the row number written."""
         if self.bulks:
             raise RuntimeError("rows handed to the bulk writer must be the sheet's last")
+        if height is not None:
+            self.ws.row_dimensions[self.row + 1].height = height
         values = list(values)
         if isinstance(looks, str):
             looks = [looks] * len(values)
@@ -224,6 +234,13 @@ def currency_label(currency: str) -> str:
     """The currency from Settings, made safe for a table's column header."""
     text = re.sub(r"[^\w $€£¥.\-]", "", str(currency)).strip()
     return text[:12] or "currency"
+
+
+def number_width(values: Iterable[float | None], decimals: int = 2, minimum: float = 10,
+                 maximum: float = 24) -> float:
+    """A column width that shows the largest of `values` with thousands separators."""
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    return float(min(maximum, max(minimum, len(f"{largest:,.{decimals}f}") + 3)))
 
 
 def width_for(values: Iterable[object], minimum: float = 8, maximum: float = 48) -> float:

@@ -15,9 +15,15 @@ from openpyxl.utils import get_column_letter
 from resilience.api import SolveResult
 from resilience.report.charts import stacked_columns
 from resilience.report.kpis import exposure_rows, policy_rows, scenario_rows
-from resilience.report.layout import Sheet, Styles, currency_label, width_for
+from resilience.report.layout import (
+    Sheet,
+    Styles,
+    currency_label,
+    number_width,
+    width_for,
+)
 
-CM_PER_WIDTH_UNIT = 0.19  # one unit of Excel column width, in centimetres (about 7 px)
+CM_PER_WIDTH_UNIT = 0.2  # one unit of Excel column width, in centimetres (about 7.5 px)
 
 
 def _column_after(widths: list[float], first: int, centimetres: float) -> int:
@@ -39,7 +45,8 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
     names = {c.id: c.name for c in result.instance.countries}
     n_materials = len(result.instance.materials)
     widths = [11.0, width_for([r["material"] for r in rows] + ["material"], 12, 30)]
-    widths += [max(7.5, min(14.0, len(c) + 3.0)) for c in countries] + [8.0, 9.0]
+    widths += [max(7.5, min(11.0, max(len(c) + 3.0, len(names.get(c) or "") / 2 + 1.0)))
+               for c in countries] + [8.0, 9.0]
     sheet = Sheet.open(book, styles, "Exposure", widths, freeze="C5",
                        fit_height=len(rows) <= 60, print_rows="4:4")
     sheet.write(["Exposure — share of each material's demand bought from each country"],
@@ -48,11 +55,13 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "= where it is refined. HHI = 10,000 × Σ share², exact for this plan "
                  "(above 2,500: highly concentrated). Colours: white 0 % → red 100 %."],
                 ["note"])
-    sheet.write(["", "country name"] + [names.get(c, "") for c in countries],
-                ["plain", "note"] + ["note"] * len(countries))
+    long_names = any(len(names.get(c) or "") > 12 for c in countries)
+    sheet.write([None, "country name"] + [names.get(c) or None for c in countries],
+                ["plain"] + ["header_note"] * (1 + len(countries)),
+                height=24 if long_names else None)
     header_row = sheet.write(["stage", "material"] + countries + ["total", "HHI"], "header")
     first_country, last_country = 3, 2 + len(countries)
-    total_col, hhi_col = last_country + 1, last_country + 2
+    hhi_col = last_country + 2
     share_looks = ["percent"] * len(countries)
     for row in rows:
         sheet.write([row["stage"], row["material"]]
@@ -75,8 +84,9 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
                            end_type="num", end_value=10000, end_color="FFC7CE"))
     if countries and n_materials:
         anchor_row = last_row + 2
-        height = max(8.0, min(14.0, 4.0 + 0.6 * n_materials))
-        width = max(14.0, min(24.0, 6.0 + 1.4 * n_materials + 0.3 * len(countries)))
+        table_cm = sum(widths) * CM_PER_WIDTH_UNIT
+        width = max(14.0, min(30.0, table_cm / 2 - 0.5))
+        height = max(8.5, min(14.0, 5.0 + 0.3 * len(countries)))
         for i, stage in enumerate(("origin", "processing")):
             stage_first = first_row + i * n_materials
             stage_last = stage_first + n_materials - 1
@@ -94,9 +104,9 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
 
 # ---- Scenarios ----------------------------------------------------------------------------
 
-SCENARIO_HEADERS = ["scenario", "probability", "recourse cost", "of which shortage",
-                    "of which backup", "probability × cost", "weight in CVaR"]
-SCENARIO_LOOKS = ["plain", "percent_fine", "money", "money_dash", "money_dash", "money",
+SCENARIO_HEADERS = ["scenario", "probability", "recourse cost", "shortage cost",
+                    "backup cost", "probability × cost", "weight in CVaR"]
+SCENARIO_LOOKS = ["plain", "percent_fine", "money_dash", "money_dash", "money_dash", "money_dash",
                   "percent_dash"]
 MATERIAL_HEADERS = ["scenario", "material", "unit", "shortage", "stock drawn",
                     "backup called"]
@@ -112,22 +122,35 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
     alpha = result.instance.settings.cvar_alpha
     names = [s["scenario"] for s in scenarios]
     name_width = width_for(names + ["expected (Σ probability × cost)"], 12, 34)
-    widths = [name_width, 11, 14, 14, 14, 14, 10, 3,
+    money = number_width([s["recourse_cost"] for s in scenarios], minimum=13)
+    right = [
+        ([s["scenario"], m.id, m.unit, s["shortage"].get(m.id, 0.0),
+          s["stock_drawn"].get(m.id, 0.0), s["backup_called"].get(m.id, 0.0)],
+         MATERIAL_LOOKS)
+        for s in scenarios for m in materials
+        if s["shortage"].get(m.id) or s["stock_drawn"].get(m.id)
+        or s["backup_called"].get(m.id)
+    ]
+    quantity = number_width([v for row, _ in right for v in row[3:]], minimum=11)
+    widths = [name_width, 11, money, money, money, money, 10, 3,
               width_for(names + ["scenario"], 10, 28),
-              width_for([m.id for m in materials] + ["material"], 10, 28), 7, 12, 12, 12]
+              width_for([m.id for m in materials] + ["material"], 10, 28),
+              width_for([m.unit for m in materials] + ["unit"], 6, 12),
+              quantity, quantity, quantity]
     sheet = Sheet.open(book, styles, "Scenarios", widths, freeze="A5", print_rows="4:4")
     sheet.write(["Scenarios — shortage and recourse cost of this plan in each disruption "
                  "scenario"], ["title"])
     sheet.write(["Recomputed from the plan with the least-cost recourse: stock is drawn "
                  "first, then the cheapest reserved backup that costs less than a shortage, "
-                 "then demand goes unmet. Quantities in each material's unit."], ["note"])
+                 "then demand goes unmet. Right: every material short, drawing stock or "
+                 "calling backup in a scenario, in its own unit."], ["note"])
     sheet.write([f"CVaR {alpha:.0%}: the mean recourse cost over the worst scenarios whose "
                  f"probabilities fill the {1 - alpha:.0%} tail, each counted with its weight "
                  f"in CVaR. Costs in {summary['settings']['currency']}."], ["note"])
     left_headers = [SCENARIO_HEADERS[0], SCENARIO_HEADERS[1],
                     f"{SCENARIO_HEADERS[2]} ({currency})"] + SCENARIO_HEADERS[3:]
     header_row = sheet.write(left_headers + [None] + MATERIAL_HEADERS,
-                             ["header"] * 7 + ["plain"] + ["header"] * 6)
+                             ["header_wrap"] * 7 + ["plain"] + ["header_wrap"] * 6, height=30)
 
     left: list[tuple[list, list[str]]] = [
         ([s["scenario"], s["probability"], s["recourse_cost"], s["shortage_cost"],
@@ -145,12 +168,6 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                   sum(s["cvar_weight"] for s in scenarios)],
                  ["label_bold", "plain", "money_bold", "plain", "plain", "plain",
                   "percent_bold"]))
-    right = [
-        ([s["scenario"], m.id, m.unit, s["shortage"].get(m.id, 0.0),
-          s["stock_drawn"].get(m.id, 0.0), s["backup_called"].get(m.id, 0.0)],
-         MATERIAL_LOOKS)
-        for s in scenarios for m in materials
-    ]
     count = max(len(left), len(right))
     blank_left = ([None] * 7, ["plain"] * 7)
 
@@ -206,9 +223,12 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "the optimum."], ["note"])
     sheet.write(["max_hhi rows: 'achieved' is the model's linear (chord) HHI, which is "
                  "never below the exact HHI of the plan shown beside it."], ["note"])
-    header_row = sheet.write(headers, "header")
+    header_row = sheet.write(headers, "header_wrap", height=30)
     if not rows:
-        sheet.write(["No policy applies to this case."], ["note"])
+        strategies = ", ".join(result.instance.strategies())
+        sheet.write(["No policy applies to this case."
+                     + (f" Strategies in the workbook: {strategies} (choose one with "
+                        "--strategy)." if strategies else "")], ["note"])
         return sheet
 
     def body():
@@ -233,8 +253,20 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
 
 
 def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
+    """An echo of the case as solved (a what-if's edits applied): warnings, then each
+    input table, Suppliers last (the one that can be long, streamed)."""
     instance = result.instance
-    widths = [26, 14, 12, 18, 13, 11, 13, 12, 12, 12, 13, 9]
+    sections = _input_sections(instance)
+    offer_headers = ["supplier", "material", "country", "processing_country", "unit_cost",
+                     "tariff", "landed cost", "capacity", "min_order", "fixed_cost",
+                     "reserve_cost", "row"]
+    offer_looks = ["plain"] * 4 + ["money", "percent", "money", "quantity", "quantity",
+                                   "money", "money", "integer"]
+    sample = [row for section in sections for row in [section[2], *section[3]]]
+    sample += [_offer_row(o) for o in instance.offers[:2000]]
+    widths = _widths(sample + [offer_headers], 12)
+    widths[0] = max(widths[0], 24.0)
+
     sheet = Sheet.open(book, styles, "Inputs", widths)
     sheet.write(["Inputs — what was read"], ["title"])
     sheet.write([f"{instance.source_name or '(unnamed workbook)'} · SHA-256 "
@@ -248,79 +280,95 @@ def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
     sheet.write(["As solved: " + ("; ".join(applied) if applied else
                                   "no strategy, no what-if")], ["note"])
     sheet.blank()
-
     sheet.write([f"Warnings ({len(instance.warnings)})"], ["section"])
     for warning in instance.warnings or ("none",):
         sheet.write([warning])
     sheet.blank()
+    for title, table, headers, rows, looks in sections:
+        sheet.write([title], ["section"])
+        header_row = sheet.write(headers, "header")
+        for row in rows:
+            sheet.write(row, looks)
+        sheet.table(table, headers, header_row, sheet.row)
+        sheet.blank()
 
-    settings = instance.settings
-    _section(sheet, "Settings", "InputSettings", ["key", "value"], [
-        ["risk_aversion", settings.risk_aversion], ["cvar_alpha", settings.cvar_alpha],
-        ["time_limit", settings.time_limit], ["mip_gap", settings.mip_gap],
-        ["currency", settings.currency]], ["plain", "general"])
-    _section(sheet, f"Materials ({len(instance.materials)})", "InputMaterials",
-             ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
-              "max_stockpile", "row"],
-             [[m.id, m.unit, m.demand, m.shortage_penalty, m.stockpile_cost,
-               m.max_stockpile, m.row or None] for m in instance.materials],
-             ["plain", "plain", "quantity", "money", "money", "quantity", "integer"])
-    _section(sheet, f"Countries ({len(instance.countries)})", "InputCountries",
-             ["country", "name", "disruption_prob", "groups", "tariff", "row"],
-             [[c.id, c.name, c.disruption_prob, ", ".join(c.groups), c.tariff, c.row or None]
-              for c in instance.countries],
-             ["plain", "plain", "percent_fine", "plain", "percent", "integer"])
-    active = {id(p) for p in instance.active_policies()}
-    _section(sheet, f"Policies ({len(instance.policies)})", "InputPolicies",
-             ["name", "rule", "material", "target", "stage", "value", "strategy", "whatif",
-              "applied", "row"],
-             [[p.name, p.rule, p.material, p.target, p.stage, p.value, p.strategy,
-               p.whatif, "yes" if id(p) in active else "no", p.row or None]
-              for p in instance.policies],
-             ["plain"] * 5 + ["general"] + ["plain"] * 3 + ["integer"])
-    generated = instance.scenario_rows is None
-    scenario_lines = []
-    for s in instance.scenarios():
-        hits = s.hits or (None,)
-        for hit in hits:
-            scenario_lines.append([
-                s.name, s.probability, hit.country if hit else "(none)",
-                hit.material if hit else "", hit.capacity_factor if hit else None,
-                s.whatif, s.row or None])
-    title = f"Scenarios ({len(instance.scenarios())}" + (
-        ", generated from disruption_prob)" if generated else ")")
-    _section(sheet, title, "InputScenarios",
-             ["scenario", "probability", "country", "material", "capacity_factor", "whatif",
-              "row"], scenario_lines,
-             ["plain", "percent_fine", "plain", "plain", "percent", "plain", "integer"])
-    if instance.whatif_edits:
-        _section(sheet, f"What-if edits ({len(instance.whatif_edits)})", "InputWhatIfs",
-                 ["whatif", "sheet", "where", "column", "op", "value", "origin", "row"],
-                 [[e.whatif, e.sheet, "; ".join(f"{k}={v}" for k, v in e.where), e.column,
-                   e.op, e.value, e.origin, e.row or None] for e in instance.whatif_edits],
-                 ["plain"] * 5 + ["general", "plain", "integer"])
-
-    # Suppliers last: the one table that can be long, streamed by the bulk writer.
-    headers = ["supplier", "material", "country", "processing_country", "unit_cost",
-               "tariff", "landed cost", "capacity", "min_order", "fixed_cost",
-               "reserve_cost", "row"]
     sheet.write([f"Suppliers ({len(instance.offers)} offers)"], ["section"])
-    header_row = sheet.write(headers, "header")
-    looks = ["plain"] * 4 + ["money", "percent", "money", "quantity", "quantity", "money",
-                             "money", "integer"]
-    body = ((o.supplier, o.material, o.country, o.processing_country, o.unit_cost, o.tariff,
-             o.landed_cost, o.capacity, o.min_order, o.fixed_cost, o.reserve_cost,
-             o.row or None) for o in instance.offers)
-    _, last = sheet.stream(body, looks, len(instance.offers))
-    sheet.table("InputSuppliers", headers, header_row, last)
+    header_row = sheet.write(offer_headers, "header")
+    body = (_offer_row(o) for o in instance.offers)
+    _, last = sheet.stream(body, offer_looks, len(instance.offers))
+    sheet.table("InputSuppliers", offer_headers, header_row, last)
     return sheet
 
 
-def _section(sheet: Sheet, title: str, table: str, headers: list[str], rows: list[list],
-             looks: list[str]) -> None:
-    sheet.write([title], ["section"])
-    header_row = sheet.write(headers, "header")
+def _offer_row(o) -> list:
+    return [o.supplier, o.material, o.country, o.processing_country, o.unit_cost, o.tariff,
+            o.landed_cost, o.capacity, o.min_order, o.fixed_cost, o.reserve_cost,
+            o.row or None]
+
+
+def _input_sections(instance) -> list[tuple[str, str, list[str], list[list], list[str]]]:
+    """(title, table name, headers, rows, looks) of each small input table."""
+    settings = instance.settings
+    sections = [
+        ("Settings", "InputSettings", ["key", "value"],
+         [["risk_aversion", settings.risk_aversion], ["cvar_alpha", settings.cvar_alpha],
+          ["time_limit", settings.time_limit], ["mip_gap", settings.mip_gap],
+          ["currency", settings.currency]], ["plain", "value_left"]),
+        (f"Materials ({len(instance.materials)})", "InputMaterials",
+         ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
+          "max_stockpile", "row"],
+         [[m.id, m.unit, m.demand, m.shortage_penalty, m.stockpile_cost, m.max_stockpile,
+           m.row or None] for m in instance.materials],
+         ["plain", "plain", "quantity", "money", "money", "quantity", "integer"]),
+        (f"Countries ({len(instance.countries)})", "InputCountries",
+         ["country", "name", "disruption_prob", "groups", "tariff", "row"],
+         [[c.id, c.name, c.disruption_prob, ", ".join(c.groups), c.tariff, c.row or None]
+          for c in instance.countries],
+         ["plain", "plain", "percent_fine", "plain", "percent", "integer"]),
+    ]
+    active = {id(p) for p in instance.active_policies()}
+    sections.append((
+        f"Policies ({len(instance.policies)})", "InputPolicies",
+        ["name", "rule", "material", "target", "stage", "value", "strategy", "whatif",
+         "applied", "row"],
+        [[p.name, p.rule, p.material, p.target, p.stage, p.value, p.strategy, p.whatif,
+          "yes" if id(p) in active else "no", p.row or None] for p in instance.policies],
+        ["plain"] * 5 + ["general"] + ["plain"] * 3 + ["integer"]))
+    lines = []
+    scenarios = instance.scenarios()
+    for s in scenarios:
+        for hit in s.hits or (None,):
+            lines.append([s.name, s.probability, hit.country if hit else "(none)",
+                          hit.material if hit else None,
+                          hit.capacity_factor if hit else None, s.whatif, s.row or None])
+    generated = ", generated from disruption_prob" if instance.scenario_rows is None else ""
+    sections.append((
+        f"Scenarios ({len(scenarios)}{generated})", "InputScenarios",
+        ["scenario", "probability", "country", "material", "capacity_factor", "whatif",
+         "row"], lines,
+        ["plain", "percent_fine", "plain", "plain", "percent", "plain", "integer"]))
+    if instance.whatif_edits:
+        sections.append((
+            f"What-if edits ({len(instance.whatif_edits)})", "InputWhatIfs",
+            ["whatif", "sheet", "where", "column", "op", "value", "origin", "row"],
+            [[e.whatif, e.sheet, "; ".join(f"{k}={v}" for k, v in e.where), e.column, e.op,
+              e.value, e.origin, e.row or None] for e in instance.whatif_edits],
+            ["plain"] * 5 + ["general", "plain", "integer"]))
+    return sections
+
+
+def _widths(rows: list[list], columns: int) -> list[float]:
+    """Column widths that fit text (up to 40) and numbers with separators."""
+    widths = [8.0] * columns
     for row in rows:
-        sheet.write(row, looks)
-    sheet.table(table, headers, header_row, sheet.row)
-    sheet.blank()
+        for i, value in enumerate(row[:columns]):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                need = min(40.0, len(value) + 2.0)
+            elif isinstance(value, int | float):
+                need = min(24.0, len(f"{abs(float(value)):,.2f}") + 3.0)
+            else:
+                need = min(40.0, len(str(value)) + 2.0)
+            widths[i] = max(widths[i], need)
+    return widths
