@@ -52,11 +52,11 @@ def solve_built(built, session, instance: Instance, *, with_duals: bool = True,
     build_seconds = 0.0 if reused else built.build_seconds + session.handoff_seconds
 
     if outcome.status is Status.INFEASIBLE:
-        iis = session.irreducible_infeasible_set()
+        relaxation_feasible = session.relaxation_is_feasible()
+        iis = None if relaxation_feasible else session.irreducible_infeasible_set()
         rows = iis[0] if iis is not None else None
-        if iis is None and not session.relaxation_is_feasible():
-            rows = None
-        raise InfeasibleError("\n".join(describe_conflict(built, rows)))
+        raise InfeasibleError("\n".join(
+            describe_conflict(built, rows, relaxation_feasible=relaxation_feasible)))
     if outcome.status is Status.NO_SOLUTION:
         raise NoPlanError(
             f"HiGHS stopped ({outcome.message}) after {outcome.seconds:.1f} s without "

@@ -8,15 +8,20 @@ import numpy as np
 from resilience.formulation.build import BuiltModel
 
 
-def describe_conflict(built: BuiltModel, rows: np.ndarray | None) -> list[str]:
+def describe_conflict(built: BuiltModel, rows: np.ndarray | None,
+                      relaxation_feasible: bool = False) -> list[str]:
     """One line per policy in the conflict, with what it needs against what the eligible
-    offers can supply; when the relaxation is feasible (rows is None), the min orders."""
+    offers can supply; when the LP relaxation is feasible, the min orders that make the
+    whole-contract problem infeasible."""
     data, layout = built.data, built.layout
     instance = data.instance
     unit = {m.id: m.unit for m in instance.materials}
     lines: list[str] = []
-    if rows is None:
+    if relaxation_feasible:
         return _min_order_lines(built)
+    if rows is None:
+        return ["HiGHS could not isolate the conflicting rules; check min_group_share rows "
+                "against the capacity of their groups' offers"]
     seen = set()
     for row in sorted(int(r) for r in rows):
         block, local = layout.locate_row(row)
@@ -40,10 +45,13 @@ def describe_conflict(built: BuiltModel, rows: np.ndarray | None) -> list[str]:
                 f"{where} {policy.rule} {label} ≥ {policy.value:.0%} of {material} "
                 f"({stage}) needs {policy.value * demand:,.6g}{u}; {label} offers can "
                 f"supply {supply:,.6g}{u}")
+        elif policy.rule == "max_hhi":
+            lines.append(f"{where} max_hhi ≤ {policy.value:,.0f} on {material} ({stage}) "
+                         "limits how much any one country can carry")
         else:
             lines.append(
-                f"{where} {policy.rule} {label or ''} ≤ {policy.value:g} on {material} "
-                f"({stage}) caps {label or 'the mix'} at {policy.value * demand:,.6g}{u}")
+                f"{where} {policy.rule} {label} ≤ {policy.value:.0%} of {material} "
+                f"({stage}) caps {label} at {policy.value * demand:,.6g}{u}")
     if not lines:
         lines.append("no single rule can be named: the conflict is between capacities, "
                      "exclusions and demand")
@@ -57,8 +65,8 @@ def _offers_of_columns(built: BuiltModel, cols: np.ndarray) -> list[int]:
 
 def _min_order_lines(built: BuiltModel) -> list[str]:
     data = built.data
-    lines = ["the rules can be met with fractional contracts but not with whole ones: "
-             "minimum orders get in the way"]
+    lines = ["the rules could be met if contracts could be split, but not with whole "
+             "contracts: these minimum orders get in the way"]
     for i, offer in enumerate(data.instance.offers):
         if offer.min_order > 0 and not data.excluded[i]:
             lines.append(f"Suppliers!A{offer.row} {offer.supplier} ({offer.material}) "
