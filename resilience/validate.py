@@ -8,6 +8,7 @@ procurement team fixes a spreadsheet in one pass.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -110,7 +111,7 @@ def validate(raw: RawWorkbook) -> Instance:
     policies = _policies(raw.sheets.get("Policies"), ids, out)
     scenario_rows = _scenarios(raw.sheets.get("Scenarios"), ids, out)
     settings = _settings(raw.sheets.get("Settings"), out)
-    edits = _whatifs(raw.sheets.get("WhatIfs"), out)
+    edits = _whatifs(raw.sheets.get("WhatIfs"), ids, out)
 
     if "Suppliers" in raw.sheets and not raw.sheets["Suppliers"].rows:
         out.add("Suppliers", "", "the sheet has no offers")
@@ -132,8 +133,6 @@ def validate(raw: RawWorkbook) -> Instance:
                     "for generated scenarios; lower them or add a Scenarios sheet",
                     found=round(total, 6))
 
-    if out.errors:
-        raise InputError(out.problems)
     instance = Instance(
         materials=tuple(materials),
         countries=tuple(countries),
@@ -146,12 +145,16 @@ def validate(raw: RawWorkbook) -> Instance:
         source_sha256=_sha256(raw.path),
         warnings=tuple(str(p) for p in out.warnings),
     )
-    # What-if edits that match no row are input errors found by validate too.
+    # What-if edits that match no row are input errors found by validate too, listed with
+    # every other problem (on the rows that could be read).
     from resilience.whatif import check_edits
 
-    problems = check_edits(instance)
-    if problems:
-        raise InputError(out.problems + problems)
+    for problem in check_edits(instance):
+        row, col = _cell_order(problem.cell)
+        out.problems.append(dataclasses.replace(
+            problem, order=(_SHEET_ORDER.get(problem.sheet, len(_SHEET_ORDER)), row, col)))
+    if out.errors:
+        raise InputError(out.problems)
     return instance
 
 
@@ -168,6 +171,8 @@ def _col(raw: RawSheet, key: str, row: int) -> str:
 
 
 def _check_headers(raw: RawSheet, sheet: Sheet, out: _Collector) -> None:
+    if not sheet.required and not raw.headers and not raw.unknown_headers and not raw.rows:
+        return  # an optional sheet left entirely empty: no rows
     if sheet.key_value:
         for key in ("key", "value"):
             if key not in raw.headers:
@@ -189,6 +194,10 @@ class _Ids:
         self.materials: dict[str, str] = {}
         self.countries: dict[str, str] = {}
         self.groups: dict[str, str] = {}
+        # Names with no defining sheet: the first spelling met, in sheet order, wins.
+        self.suppliers: dict[str, str] = {}
+        self.strategies: dict[str, str] = {}
+        self.whatifs: dict[str, str] = {}
 
 
 def _key(text: str) -> str:
@@ -427,11 +436,12 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
             continue
         if v["reserve_cost"] is _INVALID or v["tariff"] is _INVALID:
             continue
+        written, supplier = supplier, ids.suppliers.setdefault(_key(supplier), supplier)
         key = (_key(supplier), material, origin, processing)
         if key in seen:
             out.add("Suppliers", cells["supplier"], "duplicate offer: the same supplier, "
                     f"material, country and processing country as row {seen[key]}",
-                    found=supplier)
+                    found=written)
             continue
         seen[key] = row
         if v["min_order"] > v["capacity"]:
@@ -451,8 +461,7 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
 
 def _policies(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Policy]:
     result = []
-    strategies: dict[str, str] = {}
-    whatifs: dict[str, str] = {}
+    strategies, whatifs = ids.strategies, ids.whatifs
     for row, v, cells in _cells(raw, POLICIES, out):
         rule, stage = v["rule"], v["stage"]
         material = _ref(v["material"], ids.materials, "material (not on Materials)",
@@ -530,7 +539,7 @@ def _scenarios(raw: RawSheet | None, ids: _Ids, out: _Collector
     if raw is None:
         return None
     groups: dict[tuple[str | None, str], dict] = {}
-    whatifs: dict[str, str] = {}
+    whatifs = ids.whatifs
     for row, v, cells in _cells(raw, SCENARIOS, out):
         name = v["scenario"]
         country = _ref(v["country"], ids.countries, "country (not on Countries)",
@@ -605,9 +614,9 @@ def _settings(raw: RawSheet | None, out: _Collector) -> Settings:
     return Settings(**values)
 
 
-def _whatifs(raw: RawSheet | None, out: _Collector) -> list[WhatIfEdit]:
+def _whatifs(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[WhatIfEdit]:
     edits = []
-    names: dict[str, str] = {}
+    names = ids.whatifs
     for row, v, cells in _cells(raw, WHATIFS, out):
         if not _ok(v["whatif"], v["sheet"], v["column"], v["op"], v["value"]):
             continue

@@ -72,7 +72,7 @@ def check_container(path: Path) -> None:
             entries = archive.infolist()
             names = {e.filename for e in entries}
             inflated = sum(e.file_size for e in entries)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # BadZipFile, OSError, NotImplementedError on a bad version…
         raise fail(f"the archive is damaged ({exc}); save it again from Excel") from None
     if "xl/workbook.xml" not in names:
         raise fail("a zip archive but not an Excel workbook (no xl/workbook.xml)")

@@ -196,10 +196,11 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
         DataBarRule(start_type="num", start_value=0, end_type="num", end_value=1,
                     color="9BC2E6"))
     total_spend = sum(r["spend"] for r in rows)
-    totals = [(f"Total: {len(rows)} contracts", None, None, None, None, None, None, None,
+    # "Total" alone in the supplier column: `evaluate --plan` skips this row.
+    totals = [("Total", f"{len(rows)} contracts", None, None, None, None, None, None,
                total_spend, None)]
-    sheet.stream(iter(totals), ["label_total"] + ["total_rule"] * 7 + ["money_total",
-                                                                        "total_rule"], 1)
+    sheet.stream(iter(totals), ["label_total", "label_total"] + ["total_rule"] * 6
+                 + ["money_total", "total_rule"], 1)
     return sheet
 
 

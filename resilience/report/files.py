@@ -34,10 +34,13 @@ def check_output(target: Path, inputs: tuple[Path, ...] = ()) -> None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
+    """The same file, or (when one does not exist yet) the same resolved path."""
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
     except OSError:
-        return a.resolve() == b.resolve()
+        pass
+    return a.resolve() == b.resolve()
 
 
 @contextlib.contextmanager

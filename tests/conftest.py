@@ -1,0 +1,8 @@
+"""Shared pytest configuration: the `policy_rule` marker ties a test to a Policies rule
+(tests/test_policy_coverage.py checks that every rule has one)."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "policy_rule(name): the test covers this Policies rule (see "
+        "resilience.domain.POLICY_RULES)")
