@@ -179,6 +179,8 @@ def _matches(actual: object, wanted: str) -> bool:
 def _edit(item: Material | Country | Offer, field_name: str, kind: str, op: str,
           value: float | str):
     current = getattr(item, field_name)
+    if field_name == "tariff_override" and current is None:
+        current = item.tariff  # scaling or adding to an inherited tariff starts from it
     if kind == "groups":
         tags = tuple(t.strip() for t in str(value).split(",") if t.strip())
         return dataclasses.replace(item, groups=tags)
@@ -190,8 +192,6 @@ def _edit(item: Material | Country | Offer, field_name: str, kind: str, op: str,
         new = None if current is None else current * float(value)
     else:
         new = (current or 0.0) + float(value)
-    if field_name == "tariff_override" and current is None and op != "set":
-        new = None  # scaling an inherited tariff is done on the country
     return dataclasses.replace(item, **{field_name: new})
 
 

@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import contextlib
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,16 +93,30 @@ def run_batch(task: Callable[[Any], Any], cases: Sequence[tuple[str, Any]],
             futures[executor.submit(_guarded, task, label, payload)] = i
         except Exception as exc:  # noqa: BLE001 - e.g. a broken pool
             results[i] = CaseOutcome(label, False, reason=f"not started: {exc}")
+    broken: list[int] = []
     bar = _progress(progress, description, len(cases))
     with bar as advance:
         for future in cf.as_completed(futures):
             i = futures[future]
             try:
                 results[i] = future.result()
+            except BrokenProcessPool:
+                broken.append(i)  # this case, or another one, killed a worker
             except BaseException as exc:  # noqa: BLE001 - worker died (killed, OOM, ...)
                 results[i] = CaseOutcome(cases[i][0], False,
                                          reason=f"worker failed: {type(exc).__name__}: {exc}")
             advance()
+    # A dead worker breaks the whole local pool, failing innocent cases with it: run each
+    # such case again alone in a fresh process, so only the one that crashes is failed.
+    for i in sorted(broken):
+        label, payload = cases[i]
+        with cf.ProcessPoolExecutor(max_workers=1) as alone:
+            try:
+                results[i] = alone.submit(_guarded, task, label, payload).result()
+            except BaseException as exc:  # noqa: BLE001 - it crashed again
+                results[i] = CaseOutcome(label, False, reason="worker failed: the worker "
+                                         f"process died running this case "
+                                         f"({type(exc).__name__})")
     return [r for r in results if r is not None]
 
 

@@ -78,14 +78,14 @@ def read_plan(path: Path, instance: Instance) -> FixedPlan:
     lines = []
     for i, row in enumerate(frame.to_dict("records")):
         excel_row = i + 2
-        supplier = str(row.get(columns["supplier"], "") or "").strip()
-        material = str(row.get(columns["material"], "") or "").strip()
+        supplier = _text(row.get(columns["supplier"]))
+        material = _text(row.get(columns["material"]))
         if not supplier or not material or supplier.casefold() in ("total", "totals"):
             continue
         candidates = offers.get((supplier.casefold(), material.casefold()), [])
         for key in ("country", "processing_country"):
-            if key in columns and str(row.get(columns[key], "") or "").strip():
-                wanted = str(row[columns[key]]).strip().casefold()
+            if key in columns and _text(row.get(columns[key])):
+                wanted = _text(row[columns[key]]).casefold()
                 candidates = [o for o in candidates
                               if getattr(o, key).casefold() == wanted]
         if len(candidates) != 1:
@@ -104,6 +104,13 @@ def read_plan(path: Path, instance: Instance) -> FixedPlan:
     if problems:
         raise InputError(problems)
     return FixedPlan(tuple(lines), stock, path.name)
+
+
+def _text(value) -> str:
+    """A cell as text; blank (None, NaN, empty) as ''."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()
 
 
 def _plan_frame(frames, path: Path):
@@ -163,9 +170,12 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
 
     instance, plan, strategy, whatif = payload
     case = prepare_case(instance, strategy=strategy, whatif=whatif)
+    embargoed = _embargoed_offers(case, whatif)
     held = dataclasses.replace(
         case, policies=(), strategy=None,
-        offers=tuple(dataclasses.replace(o, min_order=0.0) for o in case.offers))
+        offers=tuple(dataclasses.replace(o, min_order=0.0,
+                                         capacity=0.0 if i in embargoed else o.capacity)
+                     for i, o in enumerate(case.offers)))
     built = build_model(held)
     session = HighsSession(built.pyomo)
     clipped = fix_first_stage(built, session, plan.lines, plan.stockpile)
@@ -178,6 +188,27 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
         "regret": fixed_figures["objective"] - best_figures["objective"],
         "clipped": clipped,
     }
+
+
+def _embargoed_offers(case: Instance, whatif: str | None) -> set[int]:
+    """Offers an `exclude` row of the what-if itself forbids: an embargo that arrives after
+    the plan was made cuts those orders to nothing (they are reported as cut)."""
+    found: set[int] = set()
+    if whatif is None:
+        return found
+    for policy in case.active_policies():
+        if policy.rule != "exclude" or policy.whatif is None:
+            continue
+        if policy.target_kind == "group":
+            members = set(case.group_members(policy.target))
+        else:
+            members = {policy.target}
+        for i, o in enumerate(case.offers):
+            if policy.material not in ("*", o.material):
+                continue
+            if any(o.stage_country(stage) in members for stage in policy.stages):
+                found.add(i)
+    return found
 
 
 def evaluate(instance: Instance, plan: FixedPlan, whatifs: Sequence[str | None],

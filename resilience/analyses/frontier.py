@@ -134,8 +134,10 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
     from resilience.api import solve_case
 
     base = solve_case(instance, with_duals=False)
-    top = max((h for stages in base.verification.hhi.values() for h in stages.values()),
-              default=0.0)
+    # Start where the cost-optimal plan stands in the model's own (chord) measure, so the
+    # first point is that plan; its exact HHI is at most this.
+    top = max((_chord_hhi(by_country.values()) for stages in base.verification.shares.values()
+               for by_country in stages.values()), default=0.0)
     floor = min(hhi_floor(instance), top)
     limits = list(np.linspace(top, floor, points)) if points > 1 else [top]
     lambdas = list(np.linspace(0.0, 1.0, points)) if points > 1 else [0.0]
@@ -162,6 +164,19 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
                     tuple(_mark_knee(risk_points, "cvar")), (top, floor))
 
 
+def _chord_hhi(shares) -> float:
+    """10,000 Σ_c chord(σ_c): σ² interpolated linearly between multiples of 0.05."""
+    from resilience.domain import HHI_BREAKPOINT_STEP
+
+    total = 0.0
+    for share in shares:
+        lo = min(np.floor(share / HHI_BREAKPOINT_STEP + 1e-12) * HHI_BREAKPOINT_STEP,
+                 1 - HHI_BREAKPOINT_STEP)
+        hi = lo + HHI_BREAKPOINT_STEP
+        total += (lo + hi) * share - lo * hi
+    return min(10_000.0, 10_000.0 * total)
+
+
 def _run_chunk(payload):
     name, task, instance, values = payload
     return task((instance, values))
@@ -180,11 +195,16 @@ def _mark_knee(points: list[FrontierPoint], risk_key: str) -> list[FrontierPoint
         span = v.max() - v.min()
         return (v - v.min()) / span if span > 0 else np.zeros_like(v)
 
+    if (np.ptp(ys) <= 1e-9 * max(1.0, float(np.abs(ys).max()))
+            or np.ptp(xs) <= 1e-9 * max(1.0, float(np.abs(xs).max()))):
+        return points  # a flat curve has no knee
     x, y = scale(xs), scale(ys)
     dx, dy = x[-1] - x[0], y[-1] - y[0]
     norm = np.hypot(dx, dy)
     if norm == 0:
         return points
     distance = np.abs(dy * (x - x[0]) - dx * (y - y[0])) / norm
+    if distance.max() <= 1e-6:
+        return points  # the points lie on a line
     knee = solved[int(np.argmax(distance))]
     return [dataclasses.replace(p, knee=True) if p is knee else p for p in points]

@@ -131,7 +131,9 @@ def splice(source: zipfile.ZipFile, target: Path, bulks: Sequence[BulkRows],
                 continue
             xml = data.decode("utf-8")
             head, tail = _split_sheet_data(xml)
-            with out.open(info.filename, "w", force_zip64=True) as stream:
+            member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with out.open(member, "w", force_zip64=True) as stream:
                 stream.write(head.encode("utf-8"))
                 for bulk in by_path[info.filename]:
                     buffer: list[str] = []

@@ -19,10 +19,11 @@ from openpyxl.drawing.text import (
 )
 from openpyxl.utils import get_column_letter, quote_sheetname
 
-# Distinct colours for stacked series (Tableau 20: ten hues, each dark then light).
+# Distinct colours for stacked series: Tableau 10, then ten more picked to stay apart
+# from those (no two near-identical shades among the first twenty).
 PALETTE = ("4E79A7", "F28E2B", "E15759", "76B7B2", "59A14F", "EDC948", "B07AA1", "FF9DA7",
-           "9C755F", "BAB0AC", "A0CBE8", "FFBE7D", "FF9D9A", "86BCB6", "8CD17D", "F1CE63",
-           "D4A6C8", "FABFD2", "D7B5A6", "79706E")
+           "9C755F", "BAB0AC", "A0CBE8", "FFBE7D", "2F4B7C", "8CD17D", "D37295", "7F3C8D",
+           "404040", "17BECF", "BCBD22", "86171E")
 
 
 def stacked_columns(ws, title: str, categories: tuple[int, int, int],

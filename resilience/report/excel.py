@@ -1,10 +1,15 @@
-"""The solve report workbook (SPEC §5): Summary, Plan, Exposure, Scenarios, Policies and
-Inputs, with native charts, Excel tables, frozen header rows and number formats.
+"""The solve report workbook (SPEC §5): Summary, Plan, Stockpile, Exposure, Scenarios,
+Policies and Inputs, with native charts, Excel tables, frozen header rows, number formats
+and column widths.
 
 Every figure comes from `kpis` (the same plain data the JSON is made of); this module and
 `sheets` only lay it out. The workbook is written in openpyxl's write-only mode and the
-long tables are streamed by `bulk`, so a plan of 100,000 lines takes seconds and memory
-does not grow with the sheet. Input text is always written as text, never as a formula.
+long tables are streamed by `bulk`, so a plan of 100,000 lines takes a few seconds and no
+cell objects are held in memory. Input text is always written as text, never as a formula;
+the report contains no formulas at all.
+
+Plan and Stockpile keep their header in row 1 so that `evaluate --plan` reads them back;
+the Plan's totals row says "Total" in the supplier column, which that reader skips.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ def write_solve_report(result: SolveResult, target: Path) -> None:
 
     def write(path: Path) -> None:
         book = Workbook(write_only=True)
+        book.properties.creator = "resilience"
+        book.properties.title = "Supply-chain resilience report"
         styles = Styles(book)
         parts = [
             _summary_sheet(book, styles, result, summary),

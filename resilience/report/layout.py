@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
@@ -221,7 +222,7 @@ class Sheet:
             return
         ref = (f"{get_column_letter(first_col)}{header_row}:"
                f"{get_column_letter(first_col + len(headers) - 1)}{last_row}")
-        table = Table(displayName=name, ref=ref)
+        table = Table(displayName=name, ref=ref, autoFilter=AutoFilter(ref=ref))
         table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(headers, 1)]
         table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9",
                                               showRowStripes=stripes)

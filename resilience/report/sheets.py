@@ -55,10 +55,10 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "= where it is refined. HHI = 10,000 × Σ share², exact for this plan "
                  "(above 2,500: highly concentrated). Colours: white 0 % → red 100 %."],
                 ["note"])
-    long_names = any(len(names.get(c) or "") > 12 for c in countries)
+    longest = max((len(names.get(c) or "") for c in countries), default=0)
     sheet.write([None, "country name"] + [names.get(c) or None for c in countries],
                 ["plain"] + ["header_note"] * (1 + len(countries)),
-                height=24 if long_names else None)
+                height=None if longest <= 12 else 24 if longest <= 24 else 34)
     header_row = sheet.write(["stage", "material"] + countries + ["total", "HHI"], "header")
     first_country, last_country = 3, 2 + len(countries)
     hhi_col = last_country + 2
