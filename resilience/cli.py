@@ -176,12 +176,15 @@ def demo(
     out: Annotated[Path, typer.Option("-o", "--out", help="Report to write")] = Path(
         "reports/demo.xlsx"),
 ) -> None:
-    """Solve the embedded critical-inputs data set into reports/demo.xlsx."""
+    """Solve the embedded critical-inputs data set, base case and each of its strategies,
+    into reports/demo.xlsx."""
 
     def body() -> int:
+        from resilience.analyses.compare import BASE, compare
         from resilience.api import solve_case
         from resilience.cases import prepare_case
         from resilience.library import demo_workbook
+        from resilience.report.analyses import strategies_sheet
         from resilience.report.excel import write_solve_report
         from resilience.report.files import check_output
         from resilience.report.kpis import solve_summary
@@ -191,8 +194,18 @@ def demo(
         check_output(out, (book,))
         instance = load(book)
         result = solve_case(prepare_case(instance))
-        write_solve_report(result, out)
+        strategies = instance.strategies()
+        rows = compare(instance, [None, *strategies], [None])
+        currency = instance.settings.currency
+        write_solve_report(result, out, extra_sheets=[strategies_sheet(rows, currency)])
         typer.echo(_solve_line(solve_summary(result), out))
+        for row in rows:
+            if row.status == "failed":
+                typer.echo(f"  strategy {row.strategy}: failed ({row.reason})")
+            elif row.strategy != BASE:
+                typer.echo(f"  strategy {row.strategy}: objective "
+                           f"{row.figures['objective']:,.2f} {currency}, largest HHI "
+                           f"{row.figures['largest_hhi']:,.0f}")
         return EXIT_OK
 
     _run(body)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,11 @@ STATUS_NOTES = {
 }
 
 
-def write_solve_report(result: SolveResult, target: Path) -> None:
-    """Write the report of one solve to `target`, atomically."""
+def write_solve_report(result: SolveResult, target: Path,
+                       extra_sheets: Sequence[Callable[[Workbook, Styles], Sheet]] = ()
+                       ) -> None:
+    """Write the report of one solve to `target`, atomically; `extra_sheets` add sheets
+    after the standard ones (the demo adds its strategy comparison)."""
     summary = solve_summary(result)
 
     def write(path: Path) -> None:
@@ -52,6 +56,7 @@ def write_solve_report(result: SolveResult, target: Path) -> None:
             sheets.scenarios_sheet(book, styles, result, summary),
             sheets.policies_sheet(book, styles, result, summary),
             sheets.inputs_sheet(book, styles, result),
+            *(add(book, styles) for add in extra_sheets),
         ]
         scaffold = io.BytesIO()
         book.save(scaffold)
