@@ -298,7 +298,7 @@ def strategies_sheet(rows, currency: str):
                 [r.strategy, r.status, f.get("objective"), f.get("first_stage_cost"),
                  f.get("expected_recourse_cost"), f.get("cvar"), f.get("largest_hhi"),
                  *[f.get("group_share", {}).get(g) for g in groups], r.reason or ""],
-                ["plain", "plain", "money_round", "money_round", "money_round", "money_round", "hhi",
+                ["plain", "plain", *["money_round"] * 4, "hhi",
                  *["percent"] * len(groups), "plain"])
         last = sheet.row
         if last > header_row:
