@@ -147,6 +147,8 @@ class Instance:
     source_name: str = ""
     source_sha256: str = ""
     warnings: tuple[str, ...] = ()
+    # Cells under columns resilience does not use: (sheet, cell, header, value as read).
+    unused_cells: tuple[tuple[str, str, str, object], ...] = ()
 
     def material(self, material_id: str) -> Material:
         return self._materials_by_id()[material_id]

@@ -144,6 +144,10 @@ def validate(raw: RawWorkbook) -> Instance:
         source_name=raw.path.name,
         source_sha256=_sha256(raw.path),
         warnings=tuple(str(p) for p in out.warnings),
+        unused_cells=tuple(
+            (sheet.name, cell, header, _echo(value))
+            for sheet in SHEETS if sheet.name in raw.sheets
+            for cell, header, value in raw.sheets[sheet.name].unknown_cells),
     )
     # What-if edits that match no row are input errors found by validate too, listed with
     # every other problem (on the rows that could be read).
@@ -156,6 +160,13 @@ def validate(raw: RawWorkbook) -> Instance:
     if out.errors:
         raise InputError(out.problems)
     return instance
+
+
+def _echo(value: object) -> object:
+    """A cell as the report may echo it: numbers and text as read, anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return str(value)
+    return value
 
 
 def _sha256(path: Path) -> str:

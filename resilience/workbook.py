@@ -27,6 +27,8 @@ class RawSheet:
     headers: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (letter, text)
     unknown_headers: list[tuple[str, str]] = field(default_factory=list)  # (letter, text)
     rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    # cells under unknown headers: (cell, header, value), kept for the report's echo
+    unknown_cells: list[tuple[str, str, object]] = field(default_factory=list)
     hidden: bool = False
 
     def cell(self, key: str, row: int) -> str:
@@ -176,11 +178,6 @@ def read_workbook(path: Path) -> RawWorkbook:
 
     order = {s.name: i for i, s in enumerate(SHEETS)}
     problems: list[Problem] = []
-    for p in part_problems:
-        schema_sheet = sheet_by_name(p.sheet)
-        rank = order[schema_sheet.name] if schema_sheet else len(order)
-        problems.append(Problem(p.sheet, p.cell, p.message, p.found, p.warning,
-                                (rank, *p.order[1:])))
     sheets: dict[str, RawSheet] = {}
     extra: list[str] = []
     for file_name, frame in frames.items():
@@ -202,6 +199,18 @@ def read_workbook(path: Path) -> RawWorkbook:
         sheets[schema_sheet.name] = _raw_sheet(
             str(file_name), frame, schema_sheet, order[schema_sheet.name], problems
         )
+    by_file_name = {raw.name: raw for raw in sheets.values()}
+    for p in part_problems:
+        schema_sheet = sheet_by_name(p.sheet)
+        rank = order[schema_sheet.name] if schema_sheet else len(order)
+        raw = by_file_name.get(p.sheet)
+        letter = "".join(ch for ch in p.cell if ch.isalpha())
+        unused = raw is not None and (
+            letter in {lt for lt, _ in raw.unknown_headers} or p.order[1] == 1)
+        message = p.message + (" (in a column or header resilience does not use)"
+                               if unused else "")
+        problems.append(Problem(p.sheet, p.cell, message, p.found, unused,
+                                (rank, *p.order[1:])))
     return RawWorkbook(path=path, sheets=sheets, extra_sheets=extra, problems=problems)
 
 
@@ -238,8 +247,12 @@ def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
             if _is_blank(value):
                 continue
             blank = False
-            if key is not None and raw.headers.get(key, ("",))[0] == get_column_letter(j + 1):
+            letter = get_column_letter(j + 1)
+            if key is not None and raw.headers.get(key, ("",))[0] == letter:
                 record[key] = _clean(value)
+            elif key is None:
+                raw.unknown_cells.append((f"{letter}{i + 1}", str(values[0][j]),
+                                          _clean(value)))
         if not blank:
             raw.rows.append((i + 1, record))
     return raw

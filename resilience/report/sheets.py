@@ -252,6 +252,9 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
 # ---- Inputs -------------------------------------------------------------------------------
 
 
+UNUSED_ECHO_LIMIT = 5_000
+
+
 def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
     """An echo of the case as solved (a what-if's edits applied): warnings, then each
     input table, Suppliers last (the one that can be long, streamed)."""
@@ -290,6 +293,19 @@ def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
         for row in rows:
             sheet.write(row, looks)
         sheet.table(table, headers, header_row, sheet.row)
+        sheet.blank()
+
+    if instance.unused_cells:
+        shown = instance.unused_cells[:UNUSED_ECHO_LIMIT]
+        more = len(instance.unused_cells) - len(shown)
+        sheet.write([f"Columns resilience does not use, as read ({len(instance.unused_cells)}"
+                     " cells" + (f"; the first {len(shown)} shown" if more else "") + ")"],
+                    ["section"])
+        header_row = sheet.write(["sheet", "cell", "column", "value"], "header")
+        for sheet_name, cell, header, value in shown:
+            sheet.write([sheet_name, cell, header, value])
+        sheet.table("InputUnused", ["sheet", "cell", "column", "value"], header_row,
+                    sheet.row)
         sheet.blank()
 
     sheet.write([f"Suppliers ({len(instance.offers)} offers)"], ["section"])
