@@ -8,9 +8,9 @@ editable install and a wheel.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 from resilience.domain import POLICY_RULES, Instance, Policy, WhatIfEdit
@@ -20,12 +20,15 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def _folder(package: str, fallback: str) -> Path:
+    """The folder of a data package (a namespace package: no __init__.py), installed or
+    mapped by an editable install; else the repository's own folder."""
     try:
-        found = Path(str(resources.files(package)))
-        if found.is_dir():
-            return found
-    except (ModuleNotFoundError, TypeError):
-        pass
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
     return _REPO / fallback
 
 
