@@ -136,13 +136,10 @@ def solve(
 
     def body() -> int:
         from resilience.cases import prepare_case
-        from resilience.report.files import check_output
         from resilience.validate import load
 
         target = out or _default_report(book, "plan")
-        check_output(target, (book,))
-        if json_path is not None and str(json_path) != "-":
-            check_output(json_path, (book, target))
+        _check_outputs(target, json_path, (book,))
         instance = load(book)
         case = prepare_case(instance, strategy=strategy, whatif=whatif,
                             risk_aversion=risk_aversion, time_limit=time_limit, mip_gap=gap)
@@ -233,6 +230,15 @@ def template(book: Annotated[Path, typer.Argument(help="Where to write the blank
     _run(body)
 
 
+def _check_outputs(target: Path, json_path: Path | None, inputs: tuple[Path, ...]) -> None:
+    """Before any work: neither output may be an input, nor each other, nor unwritable."""
+    from resilience.report.files import check_output
+
+    check_output(target, inputs)
+    if json_path is not None and str(json_path) != "-":
+        check_output(json_path, (*inputs, target))
+
+
 def _names(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -288,12 +294,11 @@ def compare(
         from resilience.cases import known_strategies
         from resilience.library import library_whatifs
         from resilience.report.analyses import compare_json, write_compare_report
-        from resilience.report.files import check_output
         from resilience.validate import load
         from resilience.whatif import known_whatifs
 
         target = out or _default_report(book, "compare")
-        check_output(target, (book,))
+        _check_outputs(target, json_path, (book,))
         instance = load(book)
         chosen_s = _names(strategies)
         if chosen_s is None:
@@ -336,7 +341,6 @@ def frontier(
         from resilience.analyses.frontier import frontier as sweep
         from resilience.cases import prepare_case
         from resilience.report.analyses import frontier_json, write_frontier_report
-        from resilience.report.files import check_output
         from resilience.validate import load
 
         if points < 1:
@@ -345,7 +349,7 @@ def frontier(
             raise InputError([Problem("command line", "", "--points must be at least 1",
                                       found=points)])
         target = out or _default_report(book, "frontier")
-        check_output(target, (book,))
+        _check_outputs(target, json_path, (book,))
         case = prepare_case(load(book), strategy=strategy, whatif=whatif)
         with executor_for(workers, scheduler) as executor:
             result = sweep(case, points, executor, workers=max(workers, 1),
@@ -383,12 +387,11 @@ def evaluate(
         from resilience.analyses.evaluate import read_plan
         from resilience.library import library_whatifs
         from resilience.report.analyses import evaluate_json, write_evaluate_report
-        from resilience.report.files import check_output
         from resilience.validate import load
         from resilience.whatif import known_whatifs
 
         target = out or _default_report(book, "evaluate")
-        check_output(target, (book, plan))
+        _check_outputs(target, json_path, (book, plan))
         instance = load(book)
         fixed = read_plan(plan, instance)
         chosen = _names(whatifs)
@@ -409,6 +412,11 @@ def evaluate(
 
 
 def main() -> None:
+    # A console that cannot show a character (an emoji in a supplier's name on a cp1252
+    # terminal) must not turn a report into a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     app()
 
 

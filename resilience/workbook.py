@@ -8,6 +8,7 @@ inflate past a fixed budget before any XML is parsed — and knowing where each 
 from __future__ import annotations
 
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,18 +65,27 @@ def check_container(path: Path) -> None:
         raise fail("is a folder, not an .xlsx workbook")
     if path.stat().st_size == 0:
         raise fail("the file is empty (0 bytes), not an .xlsx workbook")
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if magic == OLE_MAGIC:
+        raise fail("an old-style .xls file or a password-protected workbook: save it from "
+                   "Excel as an unprotected .xlsx")
     if not zipfile.is_zipfile(path):
         raise fail(
-            "not an .xlsx workbook (an .xlsx file is a zip archive; this one is not — "
-            "a CSV or an old .xls renamed?). Save it from Excel as .xlsx"
+            "not an .xlsx workbook (an .xlsx file is a zip archive; this one is not, or is "
+            "cut short — a CSV renamed, or an incomplete download?). Save it from Excel as "
+            ".xlsx"
         )
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
             names = {e.filename for e in entries}
             inflated = sum(e.file_size for e in entries)
+            encrypted = any(e.flag_bits & 0x1 for e in entries)
     except Exception as exc:  # BadZipFile, OSError, NotImplementedError on a bad version…
         raise fail(f"the archive is damaged ({exc}); save it again from Excel") from None
+    if encrypted:
+        raise fail("its parts are encrypted (password-protected): save it without a password")
     if "xl/workbook.xml" not in names:
         raise fail("a zip archive but not an Excel workbook (no xl/workbook.xml)")
     if inflated > MAX_INFLATED_BYTES:
@@ -85,18 +95,44 @@ def check_container(path: Path) -> None:
         )
 
 
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _DTD_SCAN_BYTES = 64 * 1024
+# The cell reader allocates rows × columns of the used range: a stray value in a far
+# corner (XFD1048576) would ask for hundreds of GiB. Refuse ranges above this many cells.
+MAX_GRID_CELLS = 50_000_000
+_FAR_COLUMN = re.compile(rb'<c r="([A-Z]{3})(\d+)"(?:[^>]*[^/>])?>')
+# a cell with content: not self-closing (a styled empty cell is <c r="..." s="1"/>)
+_ANY_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"(?:[^>]*[^/>])?>')
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]+\d+:[A-Z]+\d+)"')
+_NON_FINITE = re.compile(rb"<v>\s*[+-]?(?:nan|inf|infinity)\s*</v>", re.IGNORECASE)
 
 
 def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
     """What the cell reader cannot tell us, read from the XML parts with defusedxml:
-    XML with a DTD (entity expansion) is refused; formulas whose value was never saved
-    are reported (they would read as blank); hidden sheets are named.
+    XML with a DTD (entity expansion) is refused, and so is a used range too large to
+    allocate; formulas whose value was never saved or is an error, non-finite numbers
+    and merged cells are reported; hidden sheets are named.
 
-    Returns (problems, {sheet name: state}) for visible/hidden/veryHidden sheets.
+    Returns (problems, {sheet name: state}).
     """
+    try:
+        return _inspect_parts(path)
+    except InputError:
+        raise
+    except Exception as exc:  # zlib.error, BadZipFile (CRC), ParseError, EOFError, …
+        raise InputError([Problem("", "", f"{path.name}: the archive is damaged "
+                                  f"({type(exc).__name__}: {exc}); save it again from "
+                                  "Excel")]) from None
+
+
+def _inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
     from defusedxml import ElementTree
     from defusedxml.common import DefusedXmlException
+
+    def refuse_dtd(part: str) -> InputError:
+        return InputError([Problem("", "", f"{path.name}: part {part} declares a DTD or "
+                                   "XML entities, which no Excel file needs; refusing to "
+                                   "read it")])
 
     problems: list[Problem] = []
     states: dict[str, str] = {}
@@ -107,16 +143,17 @@ def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
             with archive.open(info) as part:
                 head = part.read(_DTD_SCAN_BYTES)
             if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise InputError([Problem("", "", f"{path.name}: part {info.filename} "
-                                          "declares a DTD or XML entities, which no Excel "
-                                          "file needs; refusing to read it")])
+                raise refuse_dtd(info.filename)
         try:
             book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
             rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-        except (KeyError, ElementTree.ParseError, DefusedXmlException) as exc:
+        except DefusedXmlException:
+            raise refuse_dtd("xl/workbook.xml") from None
+        except (KeyError, ElementTree.ParseError) as exc:
             raise InputError([Problem("", "", f"{path.name}: damaged workbook structure "
                                       f"({exc})")]) from None
         targets = {r.get("Id"): r.get("Target", "") for r in rels}
+        names = set(archive.namelist())
         for sheet in book.iter():
             if not sheet.tag.endswith("}sheet"):
                 continue
@@ -125,15 +162,50 @@ def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
             rel = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
             target = targets.get(rel, "")
             part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            if sheet_by_name(name) is None or part not in archive.namelist():
+            if part not in names:
                 continue
             data = archive.read(part)
-            if b"<f" in data:
-                problems.extend(_formulas_without_values(name, data))
+            if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+                raise refuse_dtd(part)
+            _check_grid(path, name, data)
+            if sheet_by_name(name) is None:
+                continue
+            for ref in _MERGE.findall(data):
+                text = ref.decode()
+                problems.append(Problem(
+                    name, text, "merged cells: only the first cell holds a value, the "
+                    "others read as blank; unmerge and fill each cell", warning=True,
+                    order=(0, *_cell_position(text.split(":")[0]))))
+            if b"<f" in data or _NON_FINITE.search(data):
+                try:
+                    problems.extend(_cells_needing_a_word(name, data))
+                except DefusedXmlException:
+                    raise refuse_dtd(part) from None
     return problems, states
 
 
-def _formulas_without_values(sheet: str, data: bytes) -> list[Problem]:
+def _check_grid(path: Path, sheet: str, data: bytes) -> None:
+    """Refuse a used range the cell reader could not allocate (scanned in full only when
+    some cell sits beyond column ZZ, which ordinary tables never reach)."""
+    if not _FAR_COLUMN.search(data):
+        return
+    rows = cols = 0
+    far = ""
+    for letters, digits in _ANY_CELL.findall(data):
+        ref = (letters + digits).decode()
+        row, col = _cell_position(ref)
+        if max(row, rows) * max(col, cols) > rows * cols:
+            far = ref
+        rows, cols = max(rows, row), max(cols, col)
+    if rows * cols > MAX_GRID_CELLS:
+        raise InputError([Problem(sheet, far, f"a value far from the table makes the sheet "
+                                  f"span {rows:,} rows × {cols:,} columns, too many to "
+                                  "read; clear the stray cell (Ctrl+End finds it)")])
+
+
+def _cells_needing_a_word(sheet: str, data: bytes) -> list[Problem]:
+    """Formulas with no saved value or an error result, and non-finite numbers: cells
+    the reader would otherwise take silently as blank."""
     from defusedxml import ElementTree
 
     found = []
@@ -141,13 +213,27 @@ def _formulas_without_values(sheet: str, data: bytes) -> list[Problem]:
         if not cell.tag.endswith("}c"):
             continue
         children = {child.tag.rsplit("}", 1)[-1]: child for child in cell}
-        if "f" in children and (children.get("v") is None or children["v"].text is None):
-            formula = children["f"].text or "(shared formula)"
-            found.append(Problem(
-                sheet, cell.get("r", ""), "formula with no saved value (the file was "
-                "written by a program that does not calculate): open and save it in Excel "
-                "or LibreOffice, or type the value", found="=" + formula,
-                order=(0, *_cell_position(cell.get("r", "")))))
+        ref = cell.get("r", "")
+        order = (0, *_cell_position(ref))
+        value = children.get("v")
+        if "f" in children:
+            formula = "=" + (children["f"].text or "(shared formula)")
+            # An empty <v/> is "no value" unless the cell is typed as a string: that is
+            # how LibreOffice saves a formula whose result is "".
+            saved = value is not None and (bool(value.text) or cell.get("t") == "str")
+            if not saved:
+                found.append(Problem(
+                    sheet, ref, "formula with no saved value (the file was written by a "
+                    "program that does not calculate): open and save it in Excel or "
+                    "LibreOffice, or type the value", found=formula, order=order))
+            elif cell.get("t") == "e":
+                found.append(Problem(sheet, ref, f"formula result is an error "
+                                     f"({value.text}): fix the formula or type the value",
+                                     found=formula, order=order))
+        elif (value is not None and cell.get("t") in (None, "n") and value.text
+              and value.text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity")):
+            found.append(Problem(sheet, ref, "not a finite number", found=value.text,
+                                 order=order))
     return found
 
 

@@ -6,3 +6,5 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "policy_rule(name): the test covers this Policies rule (see "
         "resilience.domain.POLICY_RULES)")
+    config.addinivalue_line(
+        "markers", "found_bug(reason): a regression test for a bug a test found and we fixed")

@@ -327,6 +327,26 @@ def write_formula_error_value(path: Path, scratch: Path) -> Path:
         b'<c r="C2" t="n"><v>100</v></c>', b'<c r="C2" t="e"><f>1/0</f><v>#DIV/0!</v></c>')})
 
 
+def write_empty_string_formulas(path: Path, scratch: Path, rows: int = 2000) -> Path:
+    """A Suppliers min_order column filled with `=IF(A2="","",0)` far below the offers, as
+    LibreOffice saves it (checked with soffice 7): the value is cached as 0 on the offer
+    rows and as an empty string — `t="str"` with an empty `<v></v>` — on the blank rows."""
+    def edit(data: bytes) -> bytes:
+        data = replace_once(b'<c r="E1" t="inlineStr"><is><t>capacity</t></is></c>',
+                            b'<c r="E1" t="inlineStr"><is><t>capacity</t></is></c>'
+                            b'<c r="F1" t="inlineStr"><is><t>min_order</t></is></c>')(data)
+        for r in (2, 3):
+            end = f'<c r="E{r}" t="n"><v>1000</v></c></row>'.encode()
+            data = replace_once(end, end[:-6] + f'<c r="F{r}" t="n"><f aca="false">IF(A{r}='
+                                f'"","",0)</f><v>0</v></c></row>'.encode())(data)
+        blank = "".join(f'<row r="{r}"><c r="F{r}" s="0" t="str"><f aca="false">IF(A{r}='
+                        f'&quot;&quot;,&quot;&quot;,0)</f><v></v></c></row>'
+                        for r in range(4, 4 + rows))
+        return replace_once(b"</row></sheetData>", b"</row>" + blank.encode() +
+                            b"</sheetData>")(data)
+    return rewrite_parts(write_basic(scratch), path, {SHEET3: edit})
+
+
 def write_nan_number_cell(path: Path, scratch: Path) -> Path:
     """Countries!B2 (disruption_prob of AAA, 0.1) is a number cell holding NaN."""
     return rewrite_parts(write_basic(scratch), path, {SHEET2: replace_once(
@@ -413,8 +433,8 @@ def write_emoji_header(path: Path) -> Path:
     return write_workbook(path, sheets)
 
 
-def write_blank_styled_rows(path: Path, scratch: Path, rows: int = 20_000) -> Path:
-    """Twenty thousand blank rows with a fill and a border style below Suppliers."""
+def write_blank_styled_rows(path: Path, scratch: Path, rows: int = 5_000) -> Path:
+    """Five thousand blank rows of filled cells below Suppliers."""
     write_basic(scratch)
     book = load_workbook(scratch)
     sheet = book["Suppliers"]
@@ -424,6 +444,27 @@ def write_blank_styled_rows(path: Path, scratch: Path, rows: int = 20_000) -> Pa
             sheet.cell(r, c).fill = fill
     book.save(path)
     return path
+
+
+def write_styled_whole_rows(path: Path, scratch: Path, rows: int = 200_000) -> Path:
+    """Two hundred thousand empty rows formatted as whole rows (`<row s="1"
+    customFormat="1"/>`) below Materials."""
+    empty = b"".join(f'<row r="{r}" s="1" customFormat="1" ht="15"/>'.encode()
+                     for r in range(3, 3 + rows))
+    return rewrite_parts(write_basic(scratch), path, {SHEET1: replace_once(
+        b"</row></sheetData>", b"</row>" + empty + b"</sheetData>")})
+
+
+def write_styled_far_corner(path: Path, scratch: Path) -> Path:
+    """A dimension claiming the whole grid and one formatted but empty cell at
+    XFD1048576 (what formatting whole rows and columns leaves behind)."""
+    def edit(data: bytes) -> bytes:
+        data = replace_once(b'<dimension ref="A1:D2"/>',
+                            b'<dimension ref="A1:XFD1048576"/>')(data)
+        return replace_once(b"</row></sheetData>",
+                            b'</row><row r="1048576" s="1" customFormat="1">'
+                            b'<c r="XFD1048576" s="0"/></row></sheetData>')(data)
+    return rewrite_parts(write_basic(scratch), path, {SHEET1: edit})
 
 
 def write_merged_material(path: Path, scratch: Path) -> Path:

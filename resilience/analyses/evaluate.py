@@ -60,9 +60,10 @@ def read_plan(path: Path, instance: Instance) -> FixedPlan:
     material, quantity[, reserve][, country, processing country]."""
     import pandas as pd
 
-    from resilience.workbook import check_container
+    from resilience.workbook import check_container, inspect_parts
 
     check_container(path)
+    inspect_parts(path)  # refuses DTDs and ranges too large to read
     try:
         frames = pd.read_excel(path, sheet_name=None, engine="calamine",
                                keep_default_na=False, na_values=[""], dtype=object)

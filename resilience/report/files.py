@@ -29,8 +29,13 @@ def check_output(target: Path, inputs: tuple[Path, ...] = ()) -> None:
     if target.exists() and target.is_dir():
         raise OutputError(f"cannot write {target}: it is a folder")
     folder = target.parent if str(target.parent) else Path(".")
-    if folder.exists() and not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write into {folder}: permission denied")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the folders in between will be created
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise OutputError(f"cannot write into {existing}: permission denied")
 
 
 def _same_file(a: Path, b: Path) -> bool:
