@@ -36,7 +36,8 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
 
 
 def solve_built(built, session, instance: Instance, *, with_duals: bool = True,
-                reused: bool = False, planning_rules: bool = True) -> SolveResult:
+                reused: bool = False, planning_rules: bool = True,
+                policies_in_force: set[int] | None = None) -> SolveResult:
     """Solve a model already handed to HiGHS (possibly with changed bounds or costs) and
     verify the plan against `instance`, the case the model now stands for."""
     from resilience.formulation.explain import describe_conflict
@@ -68,8 +69,12 @@ def solve_built(built, session, instance: Instance, *, with_duals: bool = True,
     plan, stockpile = extract_plan(built, outcome.values)
     scenarios = extract_scenarios(built, outcome.values)
     duals = session.fixed_lp_duals() if with_duals else None
-    policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
-                                        instance)
+    if policies_in_force is None:
+        policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
+                                            instance)
+    else:  # a model shared by several strategies: its own policy list, some switched off
+        policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
+                                            active=policies_in_force)
     solution = Solution(
         status=outcome.status, objective=outcome.objective, bound=outcome.bound,
         mip_gap=outcome.gap, solve_seconds=outcome.seconds, build_seconds=build_seconds,

@@ -283,6 +283,9 @@ def compare(
              "what-if")] = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    rebuild: Annotated[bool, typer.Option(
+        help="Build a model per case instead of one per what-if shared by its "
+             "strategies")] = False,
     out: OutOption = None,
     json_path: JsonOption = None,
 ) -> None:
@@ -309,7 +312,8 @@ def compare(
         s_list = [None if s.casefold() == BASE else s for s in chosen_s]
         w_list = [None if w.casefold() == BASE else w for w in chosen_w]
         with executor_for(workers, scheduler) as executor:
-            rows = compare(instance, s_list, w_list, executor, progress=sys.stderr.isatty())
+            rows = compare(instance, s_list, w_list, executor, progress=sys.stderr.isatty(),
+                           reuse=not rebuild)
         write_compare_report(rows, instance, target)
         _write_json(json_path, compare_json(rows, instance))
         failed = sum(1 for r in rows if r.status == "failed")

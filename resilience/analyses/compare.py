@@ -85,18 +85,106 @@ def solve_compare_case(case: CompareCase) -> dict[str, Any]:
     return case_figures(solve_case(prepared))
 
 
+@dataclass(frozen=True)
+class WhatIfGroup:
+    """Every strategy under one what-if: one model, switched between strategies."""
+
+    instance: Instance
+    whatif: str | None
+    strategies: tuple[str | None, ...]
+    overrides: dict = field(default_factory=dict)
+
+
+def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
+    """Worker task: build the union of the strategies' rules once and re-solve it per
+    strategy; each strategy's outcome is {"ok": ..., "figures" | "reason": ...}."""
+    import dataclasses as dc
+
+    from resilience.analyses.batch import _guarded
+    from resilience.api import SolveResult, solve_built
+    from resilience.cases import prepare_case
+    from resilience.formulation.build import build_model
+    from resilience.formulation.data import excluded_offers
+    from resilience.formulation.toggles import StrategySwitch
+    from resilience.solver import HighsSession
+
+    base = prepare_case(group.instance, whatif=group.whatif, **group.overrides)
+    cases: list[tuple[str | None, Instance | str]] = []
+    for strategy in group.strategies:
+        outcome = _guarded(lambda s: prepare_case(group.instance, strategy=s,
+                                                  whatif=group.whatif, **group.overrides),
+                           str(strategy), strategy)
+        cases.append((strategy, outcome.value if outcome.ok else outcome.reason))
+    tagged: set[str] = set()
+    union = [p for p in base.policies if p.strategy is None]
+    tags: list[str | None] = [None] * len(union)
+    origin: list = list(union)
+    for strategy, case in cases:
+        if strategy is None or isinstance(case, str) or case.strategy in tagged:
+            continue
+        tagged.add(case.strategy)
+        for p in case.policies:
+            if p.strategy == case.strategy and p.rule != "exclude":
+                union.append(dc.replace(p, strategy=None))
+                tags.append(case.strategy)
+                origin.append(p)
+    built = build_model(dc.replace(base, policies=tuple(union)))
+    session = HighsSession(built.pyomo)
+    built.release_pyomo()
+    switch = StrategySwitch(built, tags)
+    results = []
+    for i, (strategy, case) in enumerate(cases):
+        if isinstance(case, str):
+            results.append({"ok": False, "reason": case})
+            continue
+        active = switch.select(session, case.strategy, excluded_offers(case))
+
+        def solve(case=case, active=active, i=i):
+            result = solve_built(built, session, case, reused=i > 0,
+                                 policies_in_force=active)
+            # policy indices of the shared model → indices of this case's own policies
+            index = {id(p): k for k, p in enumerate(case.policies)}
+            costs = tuple(dc.replace(c, policy_index=index.get(id(origin[c.policy_index]), -1))
+                          for c in result.solution.policy_costs)
+            solution = dc.replace(result.solution, policy_costs=costs)
+            return case_figures(SolveResult(case, solution, result.verification))
+
+        outcome = _guarded(lambda _: solve(), str(strategy), None)
+        results.append({"ok": True, "figures": outcome.value} if outcome.ok
+                       else {"ok": False, "reason": outcome.reason})
+    return results
+
+
 def compare(instance: Instance, strategies: Sequence[str | None],
             whatifs: Sequence[str | None], executor: Executor | None = None,
-            progress: bool = False, overrides: dict | None = None) -> list[CompareRow]:
-    cases = [
-        (f"{s or BASE} × {w or BASE}", CompareCase(instance, s, w, overrides or {}))
-        for s in strategies for w in whatifs
-    ]
-    outcomes = run_batch(solve_compare_case, cases, executor, progress, "compare")
-    rows = []
-    for (_, case), outcome in zip(cases, outcomes, strict=True):
-        rows.append(_row(case, outcome))
-    return rows
+            progress: bool = False, overrides: dict | None = None,
+            reuse: bool = True) -> list[CompareRow]:
+    """Every strategy × every what-if. With `reuse`, the strategies under one what-if
+    share one model (built once, switched by bounds); without, each case is built alone."""
+    if not reuse:
+        cases = [
+            (f"{s or BASE} × {w or BASE}", CompareCase(instance, s, w, overrides or {}))
+            for s in strategies for w in whatifs
+        ]
+        outcomes = run_batch(solve_compare_case, cases, executor, progress, "compare")
+        return [_row(case, outcome)
+                for (_, case), outcome in zip(cases, outcomes, strict=True)]
+    groups = [(f"what-if {w or BASE}",
+               WhatIfGroup(instance, w, tuple(strategies), overrides or {}))
+              for w in whatifs]
+    outcomes = run_batch(solve_whatif_group, groups, executor, progress, "compare")
+    by_case: dict[tuple[str | None, str | None], CompareRow] = {}
+    for (_, group), outcome in zip(groups, outcomes, strict=True):
+        for k, strategy in enumerate(group.strategies):
+            case = CompareCase(instance, strategy, group.whatif)
+            if not outcome.ok:
+                result = CaseOutcome("", False, reason=outcome.reason)
+            else:
+                item = outcome.value[k]
+                result = CaseOutcome("", item["ok"], item.get("figures"),
+                                     item.get("reason", ""))
+            by_case[(strategy, group.whatif)] = _row(case, result)
+    return [by_case[(s, w)] for s in strategies for w in whatifs]
 
 
 def _row(case: CompareCase, outcome: CaseOutcome) -> CompareRow:

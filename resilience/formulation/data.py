@@ -58,17 +58,7 @@ def model_data(instance: Instance) -> ModelData:
     offers = instance.offers
     scenarios = tuple(s for s in instance.scenarios() if s.probability > 0)
 
-    excluded = np.zeros(len(offers), dtype=bool)
-    for policy in instance.active_policies():
-        if policy.rule != "exclude":
-            continue
-        members = _target_countries(instance, policy.target, policy.target_kind)
-        for i, o in enumerate(offers):
-            if policy.material not in ("*", o.material):
-                continue
-            if any(o.stage_country(stage) in members for stage in policy.stages):
-                excluded[i] = True
-
+    excluded = excluded_offers(instance)
     hit_scenario, hit_offer, hit_availability = _disrupted_pairs(instance, scenarios)
     materials = instance.materials
     return ModelData(
@@ -99,6 +89,23 @@ def model_data(instance: Instance) -> ModelData:
         hit_offer=hit_offer,
         hit_availability=hit_availability,
     )
+
+
+def excluded_offers(instance: Instance) -> np.ndarray:
+    """Offers an active `exclude` row forbids: its stage country is the target or
+    carries the target tag (stage `both`: either country)."""
+    offers = instance.offers
+    excluded = np.zeros(len(offers), dtype=bool)
+    for policy in instance.active_policies():
+        if policy.rule != "exclude":
+            continue
+        members = _target_countries(instance, policy.target, policy.target_kind)
+        for i, o in enumerate(offers):
+            if policy.material not in ("*", o.material):
+                continue
+            if any(o.stage_country(stage) in members for stage in policy.stages):
+                excluded[i] = True
+    return excluded
 
 
 def _target_countries(instance: Instance, target: str, kind: str) -> frozenset[str]:

@@ -96,7 +96,8 @@ def policy_rows(built: BuiltModel) -> list[tuple[str, int, tuple]]:
 
 def extract_policy_costs(built: BuiltModel, values: np.ndarray,
                          duals: np.ndarray | None, row_offsets: dict[str, tuple[int, int]],
-                         instance=None) -> tuple[PolicyCost, ...]:
+                         instance=None, active: set[int] | None = None
+                         ) -> tuple[PolicyCost, ...]:
     """Limit, achieved value (as the model sees it), binding flag, and the shadow price
     converted to currency per percentage point of share (per point of HHI).
     `instance` gives the current limits when a sweep changed them since the build."""
@@ -111,6 +112,8 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
     }
     for family, local, owner in policy_rows(built):
         _, p_index, m, label, stage = owner
+        if active is not None and p_index not in active:
+            continue
         policy = instance.policies[p_index]
         lhs = float(activity[family][local])
         demand = data.demand[m]
