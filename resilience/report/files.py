@@ -72,11 +72,24 @@ def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write(temporary_path)`, then rename the result onto `target`."""
     with _temporary_beside(target) as temporary:
         write(temporary)
+        # mkstemp creates the file private (0600); a report gets the mode a new file
+        # would get (or keeps the mode of the file it replaces).
+        try:
+            mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
+            os.chmod(temporary, mode)
+        except OSError:
+            pass
         try:
             os.replace(temporary, target)
         except OSError as exc:
             raise OutputError(f"cannot replace {target}: {exc.strerror} (is it open in "
                               "Excel?)") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomically(target: Path, text: str) -> None:
