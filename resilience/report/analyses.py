@@ -43,6 +43,13 @@ def _table(sheet, top: int, headers: list[str], rows: list[list], formats: dict[
     return top + len(rows)
 
 
+def binding_text(figures: dict) -> str:
+    """The binding rules of one solve and what each costs per point (sensitivity)."""
+    return "; ".join(
+        f"{b['name']} {b['material']} {b['country']} {b['stage']}: "
+        f"{(b['cost_per_point'] or 0):,.0f}/pt" for b in figures.get("binding_policies", []))
+
+
 # ---- compare --------------------------------------------------------------------------
 
 
@@ -68,9 +75,7 @@ def write_compare_report(rows, instance, target: Path) -> None:
     table = []
     for r in rows:
         f = r.figures
-        binding = "; ".join(
-            f"{b['name']} {b['material']} {b['country']} {b['stage']}: "
-            f"{(b['cost_per_point'] or 0):,.0f}/pt" for b in f.get("binding_policies", []))
+        binding = binding_text(f)
         table.append([
             r.strategy, r.whatif, r.status, f.get("objective"), f.get("first_stage_cost"),
             f.get("expected_recourse_cost"), f.get("cvar"), f.get("expected_shortage_cost"),
@@ -151,11 +156,13 @@ def write_frontier_report(result, instance, target: Path) -> None:
         sheet["A1"].font = Font(bold=True, size=12)
         hhi_rows = [[p.parameter, p.figures.get("max_exact_hhi"), p.figures.get("objective"),
                      p.figures.get("cvar"), "knee" if p.knee else "",
-                     "" if p.ok else f"failed: {p.reason}"] for p in result.hhi_points]
+                     binding_text(p.figures) if p.ok else f"failed: {p.reason}"]
+                    for p in result.hhi_points]
         top = 3
         last = _table(sheet, top, ["HHI limit", "largest exact HHI", f"objective ({currency})",
-                                   "CVaR", "knee", "status"], hhi_rows,
-                      {1: MONEY, 2: MONEY, 3: MONEY, 4: MONEY}, [14, 18, 18, 16, 8, 40])
+                                   "CVaR", "knee", "binding rules, cost per point"],
+                      hhi_rows, {1: MONEY, 2: MONEY, 3: MONEY, 4: MONEY},
+                      [14, 18, 18, 16, 8, 60])
         _mark(sheet, top, result.hhi_points)
         _scatter(sheet, top, last, x_col=2, y_col=3, knee_points=result.hhi_points,
                  title="Cost against largest HHI", x_title="largest HHI (0-10,000)",
@@ -165,10 +172,12 @@ def write_frontier_report(result, instance, target: Path) -> None:
         sheet.cell(row=last + 3, column=1).font = Font(bold=True, size=12)
         risk_rows = [[p.parameter, p.figures.get("cvar"), p.figures.get("objective"),
                       p.figures.get("expected_recourse_cost"), "knee" if p.knee else "",
-                      "" if p.ok else f"failed: {p.reason}"] for p in result.risk_points]
+                      binding_text(p.figures) if p.ok else f"failed: {p.reason}"]
+                     for p in result.risk_points]
         top2 = last + 5
         last2 = _table(sheet, top2, ["λ", "CVaR", f"objective ({currency})",
-                                     "expected recourse", "knee", "status"], risk_rows,
+                                     "expected recourse", "knee",
+                                     "binding rules, cost per point"], risk_rows,
                        {1: "0.00", 2: MONEY, 3: MONEY, 4: MONEY})
         _mark(sheet, top2, result.risk_points)
         _scatter(sheet, top2, last2, x_col=2, y_col=3, knee_points=result.risk_points,
@@ -235,11 +244,12 @@ def write_evaluate_report(rows, instance, plan, target: Path) -> None:
     currency = instance.settings.currency
     headers = ["what-if", f"plan's cost ({currency})", "plan's expected shortage cost",
                "plan's CVaR", "re-optimised cost", "re-optimised expected shortage cost",
-               "regret", "notes"]
+               "regret", "notes", "re-optimised: binding rules, cost per point"]
     table = [[r.whatif, r.fixed.get("objective"), r.fixed.get("expected_shortage_cost"),
               r.fixed.get("cvar"), r.reoptimised.get("objective"),
               r.reoptimised.get("expected_shortage_cost"), r.regret,
-              r.reason if not r.ok else "; ".join(r.clipped)] for r in rows]
+              r.reason if not r.ok else "; ".join(r.clipped),
+              binding_text(r.reoptimised)] for r in rows]
 
     def write(path: Path) -> None:
         book = Workbook()
@@ -249,7 +259,7 @@ def write_evaluate_report(rows, instance, plan, target: Path) -> None:
                   "re-optimised under each shock, beside the plan re-optimised for it")
         sheet["A1"].font = Font(bold=True, size=12)
         last = _table(sheet, 3, headers, table, {i: MONEY for i in range(2, 8)},
-                      [22, 18, 22, 16, 18, 24, 14, 60])
+                      [22, 18, 22, 16, 18, 24, 14, 50, 60])
         sheet.freeze_panes = "B4"
         for r, row in enumerate(rows, start=4):
             if not row.ok:
