@@ -177,7 +177,7 @@ def demo(
     into reports/demo.xlsx."""
 
     def body() -> int:
-        from resilience.analyses.compare import BASE, compare
+        from resilience.analyses.compare import BASE, CompareRow, case_figures, compare
         from resilience.api import solve_case
         from resilience.cases import prepare_case
         from resilience.library import demo_workbook
@@ -192,7 +192,8 @@ def demo(
         instance = load(book)
         result = solve_case(prepare_case(instance))
         strategies = instance.strategies()
-        rows = compare(instance, [None, *strategies], [None])
+        base = CompareRow(BASE, BASE, result.solution.status.value, "", case_figures(result))
+        rows = [base, *compare(instance, list(strategies), [None])]
         currency = instance.settings.currency
         write_solve_report(result, out, extra_sheets=[strategies_sheet(rows, currency)])
         typer.echo(_solve_line(solve_summary(result), out))
@@ -293,7 +294,7 @@ def compare(
 
     def body() -> int:
         from resilience.analyses.batch import executor_for
-        from resilience.analyses.compare import BASE, compare
+        from resilience.analyses.compare import BASE, CompareRow, case_figures, compare
         from resilience.cases import known_strategies
         from resilience.library import library_whatifs
         from resilience.report.analyses import compare_json, write_compare_report

@@ -71,6 +71,8 @@ class HighsSession:
     def __init__(self, model: pyo.ConcreteModel, threads: int = 1, seed: int = 0):
         started = time.perf_counter()
         self._highs = _quiet_highs()
+        # cancelSolve() is ignored unless the user-interrupt handler is switched on.
+        self._highs.HandleUserInterrupt = True
         self._highs.setOptionValue("threads", int(threads))
         self._highs.setOptionValue("random_seed", int(seed))
         self.row_offsets: dict[str, tuple[int, int]] = {}
@@ -130,6 +132,14 @@ class HighsSession:
         for coef, var in zip(expr.linear_coefs, expr.linear_vars, strict=True):
             costs[position[id(var)]] += coef
         sense = 1 if objectives[0].sense == pyo.minimize else -1
+        # Costs in currency reach 1e8 and more (a shortage of LNG); HiGHS warns and, seen
+        # on the demo data, can return an "optimal" plan worse than its own bound. Costs
+        # are handed over divided by a power of ten so the largest is below 1e4, and
+        # every objective value and dual read back is multiplied by it again.
+        largest = float(np.abs(costs).max()) if n_cols else 0.0
+        self.cost_scale = 10.0 ** max(0, math.floor(math.log10(largest)) - 3) \
+            if largest > 0 else 1.0
+        costs = costs / self.cost_scale
 
         a_start = np.concatenate(starts + [np.array([nnz])]).astype(np.int32) if starts \
             else np.zeros(1, np.int32)
@@ -192,8 +202,9 @@ class HighsSession:
         info = h.getInfo()
         has_primal = info.primal_solution_status == 2
         is_mip = len(self._integer_columns) > 0
-        objective = info.objective_function_value if has_primal else None
-        bound = info.mip_dual_bound if is_mip else objective
+        scale = self.cost_scale
+        objective = info.objective_function_value * scale if has_primal else None
+        bound = info.mip_dual_bound * scale if is_mip else objective
         if bound is not None and not math.isfinite(bound):
             bound = None
         gap = None
@@ -225,8 +236,16 @@ class HighsSession:
                                      np.asarray(upper, dtype=float))
 
     def set_costs(self, columns: np.ndarray, costs: np.ndarray) -> None:
+        """New costs in currency (scaled like those of the hand-off)."""
         columns = np.asarray(columns, dtype=np.int32)
-        self._highs.changeColsCost(len(columns), columns, np.asarray(costs, dtype=float))
+        self._highs.changeColsCost(len(columns), columns,
+                                   np.asarray(costs, dtype=float) / self.cost_scale)
+
+    def reseed(self, seed: int) -> None:
+        """Solve again from scratch with another random seed: a different search path
+        around a numerical failure."""
+        self._highs.clearSolver()
+        self._highs.setOptionValue("random_seed", int(seed))
 
     def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray,
                           upper: np.ndarray) -> None:
@@ -245,7 +264,7 @@ class HighsSession:
         fixed.run()
         if fixed.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
-        return np.asarray(fixed.getSolution().row_dual, dtype=float)
+        return np.asarray(fixed.getSolution().row_dual, dtype=float) * self.cost_scale
 
     def irreducible_infeasible_set(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows and columns of an IIS of the LP relaxation (strategy 4, see NOTES), or

@@ -98,11 +98,11 @@ def _with_risk(instance: Instance, lam: float) -> Instance:
 
 
 def _solve_point(solve, parameter: float) -> dict[str, Any]:
-    from resilience.errors import InfeasibleError, NoPlanError
+    from resilience.errors import InfeasibleError, NoPlanError, VerificationError
 
     try:
         result = solve()
-    except (InfeasibleError, NoPlanError) as exc:
+    except (InfeasibleError, NoPlanError, VerificationError, RuntimeError) as exc:
         return {"parameter": parameter, "ok": False, "reason": str(exc).replace("\n", "; ")}
     figures = _figures(result)
     figures["build_seconds"] = result.solution.build_seconds
