@@ -294,7 +294,7 @@ def compare(
 
     def body() -> int:
         from resilience.analyses.batch import executor_for
-        from resilience.analyses.compare import BASE, CompareRow, case_figures, compare
+        from resilience.analyses.compare import BASE, compare
         from resilience.cases import known_strategies
         from resilience.library import library_whatifs
         from resilience.report.analyses import compare_json, write_compare_report
