@@ -322,21 +322,31 @@ def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
             ))
         else:
             raw.headers[key] = (letter, str(header))
-    columns = [(j, known.get(normalise_name(h))) for j, h in enumerate(values[0])
-               if not _is_blank(h)]
+    # (column index, key to store under or None for an unknown column, letter), worked
+    # out once per column: per-cell work is what 100,000-row sheets pay for.
+    columns = []
+    for j, h in enumerate(values[0]):
+        if _is_blank(h):
+            continue
+        letter = get_column_letter(j + 1)
+        key = known.get(normalise_name(h))
+        if key is not None and raw.headers.get(key, ("",))[0] != letter:
+            continue  # a second column of the same name: reported above
+        columns.append((j, key, letter))
+    width = values.shape[1]
     for i in range(1, values.shape[0]):
         row_values = values[i]
         record: dict[str, object] = {}
         blank = True
-        for j, key in columns:
-            value = row_values[j] if j < len(row_values) else None
-            if _is_blank(value):
-                continue
+        for j, key, letter in columns:
+            value = row_values[j] if j < width else None
+            if value is None or value != value or (isinstance(value, str)
+                                                    and not value.strip()):
+                continue  # blank: None, NaN or spaces
             blank = False
-            letter = get_column_letter(j + 1)
-            if key is not None and raw.headers.get(key, ("",))[0] == letter:
-                record[key] = _clean(value)
-            elif key is None:
+            if key is not None:
+                record[key] = value.strip() if isinstance(value, str) else value
+            else:
                 raw.unknown_cells.append((f"{letter}{i + 1}", str(values[0][j]),
                                           _clean(value)))
         if not blank:
