@@ -82,7 +82,7 @@ def check_container(path: Path) -> None:
             names = {e.filename for e in entries}
             inflated = sum(e.file_size for e in entries)
             encrypted = any(e.flag_bits & 0x1 for e in entries)
-    except Exception as exc:  # BadZipFile, OSError, NotImplementedError on a bad version…
+    except Exception as exc:  # BadZipFile, OSError, an unsupported zip version…
         raise fail(f"the archive is damaged ({exc}); save it again from Excel") from None
     if encrypted:
         raise fail("its parts are encrypted (password-protected): save it without a password")

@@ -48,3 +48,20 @@ def basic_sheets(**overrides) -> dict[str, list]:
     }
     sheets.update(overrides)
     return sheets
+
+
+def material(mid="gallium", demand=100, penalty=1000, **extra) -> dict:
+    """A Materials row."""
+    return {"material": mid, "unit": "t", "demand": demand, "shortage_penalty": penalty,
+            **extra}
+
+
+def country(cid, p=0, groups="", tariff=0) -> dict:
+    """A Countries row."""
+    return {"country": cid, "disruption_prob": p, "groups": groups, "tariff": tariff}
+
+
+def offer(supplier, country_id, unit_cost, capacity=1000, mid="gallium", **extra) -> dict:
+    """A Suppliers row."""
+    return {"supplier": supplier, "material": mid, "country": country_id,
+            "unit_cost": unit_cost, "capacity": capacity, **extra}

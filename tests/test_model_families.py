@@ -12,7 +12,7 @@ probability, R_k recourse cost of scenario k, F first-stage cost.
 from __future__ import annotations
 
 import pytest
-from builders import write_workbook
+from builders import country, material, offer, write_workbook
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -44,20 +44,6 @@ def qty(result: SolveResult, supplier: str, material: str | None = None) -> floa
 
 def approx(value: float):
     return pytest.approx(value, rel=REL, abs=1e-6)
-
-
-def material(mid="gallium", demand=100, penalty=1000, **extra) -> dict:
-    return {"material": mid, "unit": "t", "demand": demand, "shortage_penalty": penalty,
-            **extra}
-
-
-def country(cid, p=0, groups="", tariff=0) -> dict:
-    return {"country": cid, "disruption_prob": p, "groups": groups, "tariff": tariff}
-
-
-def offer(supplier, country_id, unit_cost, capacity=1000, mid="gallium", **extra) -> dict:
-    return {"supplier": supplier, "material": mid, "country": country_id,
-            "unit_cost": unit_cost, "capacity": capacity, **extra}
 
 
 def check_consistent(result: SolveResult) -> None:

@@ -12,7 +12,7 @@ import dataclasses
 import tomllib
 
 import pytest
-from builders import write_workbook
+from builders import country, material, offer, write_workbook
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -32,20 +32,6 @@ from resilience.whatif import apply_whatif, known_whatifs
 
 def approx(value: float, rel: float = 1e-6):
     return pytest.approx(value, rel=rel, abs=1e-6)
-
-
-def material(mid="gallium", demand=100, penalty=1000, **extra) -> dict:
-    return {"material": mid, "unit": "t", "demand": demand, "shortage_penalty": penalty,
-            **extra}
-
-
-def country(cid, p=0, groups="", tariff=0) -> dict:
-    return {"country": cid, "disruption_prob": p, "groups": groups, "tariff": tariff}
-
-
-def offer(supplier, country_id, unit_cost, capacity=1000, mid="gallium", **extra) -> dict:
-    return {"supplier": supplier, "material": mid, "country": country_id,
-            "unit_cost": unit_cost, "capacity": capacity, **extra}
 
 
 def edit(whatif, sheet, where, column, op, value) -> dict:
