@@ -27,14 +27,21 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
                ) -> SolveResult:
     """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch."""
     from resilience.formulation.build import build_model
-    from resilience.solver import HighsSession
 
     built = build_model(instance)
-    session = HighsSession(built.pyomo, threads=threads)
-    # HiGHS holds its own copy now; the Pyomo objects (one per column and row) would only
-    # add to the solve's peak memory. Extraction works from the layout and the values.
-    built.release_pyomo()
+    session = hand_to_solver(built, threads=threads)
     return solve_built(built, session, instance, with_duals=with_duals)
+
+
+def hand_to_solver(built, threads: int = 1):
+    """Hand a built model to HiGHS and drop its Pyomo objects: HiGHS holds its own copy,
+    and one Python object per column and row would only add to the solve's peak memory.
+    Extraction, sweeps and fixing work from the layout and the session."""
+    from resilience.solver import HighsSession
+
+    session = HighsSession(built.pyomo, threads=threads)
+    built.release_pyomo()
+    return session
 
 
 def solve_built(built, session, instance: Instance, *, with_duals: bool = True,

@@ -101,12 +101,11 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
     import dataclasses as dc
 
     from resilience.analyses.batch import _guarded
-    from resilience.api import SolveResult, solve_built
+    from resilience.api import SolveResult, hand_to_solver, solve_built
     from resilience.cases import prepare_case
     from resilience.formulation.build import build_model
     from resilience.formulation.data import excluded_offers
     from resilience.formulation.toggles import StrategySwitch
-    from resilience.solver import HighsSession
 
     base = prepare_case(group.instance, whatif=group.whatif, **group.overrides)
     cases: list[tuple[str | None, Instance | str]] = []
@@ -129,8 +128,7 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
                 tags.append(case.strategy)
                 origin.append(p)
     built = build_model(dc.replace(base, policies=tuple(union)))
-    session = HighsSession(built.pyomo)
-    built.release_pyomo()
+    session = hand_to_solver(built)
     switch = StrategySwitch(built, tags)
     results = []
     for i, (strategy, case) in enumerate(cases):

@@ -163,11 +163,10 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
                   ) -> dict[str, Any]:
     """Worker task: the fixed plan under one what-if, and the re-optimised plan."""
     from resilience.analyses.compare import case_figures
-    from resilience.api import solve_built, solve_case
+    from resilience.api import hand_to_solver, solve_built, solve_case
     from resilience.cases import prepare_case
     from resilience.formulation.build import build_model
     from resilience.formulation.fixing import fix_first_stage
-    from resilience.solver import HighsSession
 
     instance, plan, strategy, whatif = payload
     case = prepare_case(instance, strategy=strategy, whatif=whatif)
@@ -178,7 +177,7 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
                                          capacity=0.0 if i in embargoed else o.capacity)
                      for i, o in enumerate(case.offers)))
     built = build_model(held)
-    session = HighsSession(built.pyomo)
+    session = hand_to_solver(built)
     clipped = fix_first_stage(built, session, plan.lines, plan.stockpile)
     fixed = solve_built(built, session, held, with_duals=False, planning_rules=False)
     best = solve_case(case)
@@ -193,23 +192,18 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
 
 def _embargoed_offers(case: Instance, whatif: str | None) -> set[int]:
     """Offers an `exclude` row of the what-if itself forbids: an embargo that arrives after
-    the plan was made cuts those orders to nothing (they are reported as cut)."""
-    found: set[int] = set()
+    the plan was made cuts those orders to nothing (they are reported as cut). The
+    model's own exclusion rule decides which offers a row covers."""
+    from resilience.formulation.data import excluded_offers
+
     if whatif is None:
-        return found
-    for policy in case.active_policies():
-        if policy.rule != "exclude" or policy.whatif is None:
-            continue
-        if policy.target_kind == "group":
-            members = set(case.group_members(policy.target))
-        else:
-            members = {policy.target}
-        for i, o in enumerate(case.offers):
-            if policy.material not in ("*", o.material):
-                continue
-            if any(o.stage_country(stage) in members for stage in policy.stages):
-                found.add(i)
-    return found
+        return set()
+    embargo = tuple(p for p in case.active_policies()
+                    if p.rule == "exclude" and p.whatif is not None)
+    if not embargo:
+        return set()
+    only = dataclasses.replace(case, policies=embargo)
+    return {int(i) for i in np.flatnonzero(excluded_offers(only))}
 
 
 def evaluate(instance: Instance, plan: FixedPlan, whatifs: Sequence[str | None],

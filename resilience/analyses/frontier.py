@@ -51,15 +51,14 @@ def _figures(result) -> dict[str, Any]:
 
 def hhi_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
     """Worker task: build the model with a uniform HHI row once, solve each limit."""
-    from resilience.api import solve_built
+    from resilience.api import hand_to_solver, solve_built
     from resilience.formulation.build import build_model
     from resilience.formulation.sweeps import uniform_hhi_rows, with_uniform_hhi
-    from resilience.solver import HighsSession
 
     instance, limits = payload
     case = with_uniform_hhi(instance)
     built = build_model(case)
-    session = HighsSession(built.pyomo)
+    session = hand_to_solver(built)
     rows, demand = uniform_hhi_rows(built)
     points = []
     for i, limit in enumerate(limits):
@@ -73,15 +72,14 @@ def hhi_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
 
 def risk_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
     """Worker task: build once with CVaR columns, re-cost them for each λ."""
-    from resilience.api import solve_built
+    from resilience.api import hand_to_solver, solve_built
     from resilience.formulation.build import build_model
     from resilience.formulation.sweeps import risk_costs
-    from resilience.solver import HighsSession
 
     instance, lambdas = payload
     base = _with_risk(instance, 0.5)
     built = build_model(base)
-    session = HighsSession(built.pyomo)
+    session = hand_to_solver(built)
     points = []
     for i, lam in enumerate(lambdas):
         columns, costs = risk_costs(built, lam)
@@ -113,12 +111,11 @@ def _solve_point(solve, parameter: float) -> dict[str, Any]:
 def hhi_floor(instance: Instance) -> float:
     """The lowest uniform (chord) HHI limit at which firm orders still cover
     min(D_m, eligible capacity)."""
-    from resilience.formulation.build import BuiltModel  # noqa: F401 - typing only
+    from resilience.api import hand_to_solver
     from resilience.formulation.sweeps import build_hhi_floor_model
-    from resilience.solver import HighsSession
 
     built = build_hhi_floor_model(instance)
-    session = HighsSession(built.pyomo)
+    session = hand_to_solver(built)
     outcome = session.solve(instance.settings.time_limit, instance.settings.mip_gap)
     if not outcome.status.has_plan:
         from resilience.errors import InfeasibleError
