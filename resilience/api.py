@@ -1,19 +1,31 @@
-"""The pipeline, one arrow per module: workbook → instance (validate) → model
-(formulation) → HiGHS (solver) → solution (extract) → verification (verify).
+"""The pipeline, one arrow per module: workbook → instance (validate) → standard form
+(formulation) → solver (solver) → solution (extract) → verification (verify).
 
-The Pyomo and HiGHS imports happen inside `solve_case`, so commands that only read or
+A solve is three steps, each its own function: `solve_verified` runs the solver and the
+independent check (retrying a numerical failure with another seed, all inside one time
+budget), `diagnose_infeasible` explains an infeasible case in the workbook's terms, and
+`assemble_solution` turns the verified values into a `Solution`.
+
+The Pyomo and HiGHS imports happen inside the functions, so commands that only read or
 write workbooks start without them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from resilience.domain import Instance, Solution, Status
-from resilience.errors import InfeasibleError, NoPlanError, VerificationError
+from resilience.domain import CrossCheck, Instance, PlanLine, Solution, Status
+from resilience.errors import (
+    InfeasibleError,
+    NoPlanError,
+    SolverDisagreement,
+    VerificationError,
+)
 from resilience.verify import Verification, verify
 
 NUMERICAL_RETRIES = 2
+Extra = Callable[[object, Instance], None]  # extra(model, instance), PyPSA-style
 
 
 @dataclass(frozen=True)
@@ -23,88 +35,203 @@ class SolveResult:
     verification: Verification
 
 
-def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True
-               ) -> SolveResult:
-    """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch."""
+@dataclass(frozen=True)
+class SolverChoice:
+    """How to solve: which solver, how many threads, the user's extra constraints, and
+    a second solver to cross-check the optimum with."""
+
+    solver: str = "highs"
+    threads: int = 1
+    extra: Extra | None = field(default=None, compare=False)
+    check_with: str | None = None
+
+
+@dataclass(frozen=True)
+class _Verified:
+    outcome: object  # SolverOutcome
+    plan: tuple[PlanLine, ...]
+    stockpile: dict[str, float]
+    check: Verification
+    retries: int
+
+
+def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True,
+               solver: str = "highs", extra: Extra | None = None,
+               check_with: str | None = None) -> SolveResult:
+    """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch.
+
+    `solver`: "highs" (direct) or "pyomo:NAME"; `extra(model, instance)` adds Pyomo
+    components before the solve; `check_with` re-solves with a second solver and raises
+    `SolverDisagreement` when the optima differ by more than the gap."""
+    choice = SolverChoice(solver, threads, extra, check_with)
+    built = build_for(instance, choice)
+    session = hand_to_solver(built, choice)
+    result = solve_built(built, session, instance, with_duals=with_duals,
+                         extras=extra is not None)
+    if check_with:
+        result = cross_check(built, result, check_with, choice)
+    return result
+
+
+def build_for(instance: Instance, choice: SolverChoice | None = None):
+    """The built model, grown by the user's extra constraints when there are any."""
     from resilience.formulation.build import build_model
 
     built = build_model(instance)
-    session = hand_to_solver(built, threads=threads)
-    return solve_built(built, session, instance, with_duals=with_duals)
+    if choice is not None and choice.extra is not None:
+        from resilience.formulation.pyomo_form import to_pyomo, with_extras
+
+        model, columns = to_pyomo(built.form)
+        choice.extra(model, instance)
+        built.form = with_extras(built.form, model, columns)
+    return built
 
 
-def hand_to_solver(built, threads: int = 1):
-    """Hand a built model to HiGHS and drop its Pyomo objects: HiGHS holds its own copy,
-    and one Python object per column and row would only add to the solve's peak memory.
-    Extraction, sweeps and fixing work from the layout and the session."""
-    from resilience.solver import HighsSession
+def hand_to_solver(built, choice: SolverChoice | None = None):
+    """Hand the built model's standard form to the chosen solver."""
+    from resilience.solver import SolverOptions, open_session
 
-    session = HighsSession(built.pyomo, threads=threads)
-    built.release_pyomo()
-    return session
+    choice = choice or SolverChoice()
+    settings = built.data.instance.settings
+    options = SolverOptions(time_limit=settings.time_limit, mip_gap=settings.mip_gap,
+                            threads=choice.threads)
+    return open_session(built.form, options, choice.solver)
 
 
 def solve_built(built, session, instance: Instance, *, with_duals: bool = True,
                 reused: bool = False, planning_rules: bool = True,
-                policies_in_force: set[int] | None = None) -> SolveResult:
-    """Solve a model already handed to HiGHS (possibly with changed bounds or costs) and
-    verify the plan against `instance`, the case the model now stands for."""
-    from resilience.formulation.explain import describe_conflict
-    from resilience.formulation.extract import (
-        extract_plan,
-        extract_policy_costs,
-        extract_scenarios,
-    )
-    from resilience.solver import versions
+                policies_in_force: set[int] | None = None,
+                extras: bool = False) -> SolveResult:
+    """Solve a model already handed to a solver (possibly with changed bounds or costs)
+    and verify the plan against `instance`, the case the model now stands for."""
+    from resilience.solver import Budget
 
     settings = instance.settings
+    budget = Budget(settings.time_limit)
+    verified = solve_verified(built, session, instance, budget,
+                              planning_rules=planning_rules, extras=extras)
+    duals = session.fixed_lp_duals(budget) if with_duals else None
     build_seconds = 0.0 if reused else built.build_seconds + session.handoff_seconds
-    # A numerical failure (HiGHS "Solve error", or a plan the independent check rejects)
-    # is retried from scratch with another random seed before it is reported.
-    for attempt in range(1 + NUMERICAL_RETRIES):
-        outcome = session.solve(time_limit=settings.time_limit, mip_gap=settings.mip_gap)
+    solution = assemble_solution(built, verified, duals, instance, policies_in_force,
+                                 build_seconds)
+    return SolveResult(instance, solution, verified.check)
+
+
+def solve_verified(built, session, instance: Instance, budget, *,
+                   planning_rules: bool = True, extras: bool = False) -> _Verified:
+    """Solve, extract and check independently. A numerical failure (a solver error, or
+    a plan the check rejects) is retried from scratch with another random seed while
+    the budget lasts; retries share the one time limit."""
+    from resilience.formulation.extract import extract_plan
+
+    settings = instance.settings
+    base = session.options
+    attempt = 0
+    while True:
+        options = base.with_seed(base.seed + attempt)
+        outcome = session.solve(budget, _with_limits(options, settings))
         if outcome.status is Status.INFEASIBLE:
-            relaxation_feasible = session.relaxation_is_feasible()
-            iis = None if relaxation_feasible else session.irreducible_infeasible_set()
-            rows = iis[0] if iis is not None else None
-            raise InfeasibleError("\n".join(
-                describe_conflict(built, rows, relaxation_feasible=relaxation_feasible)))
+            raise diagnose_infeasible(built, session, budget)
         if outcome.status is Status.NO_SOLUTION:
             raise NoPlanError(
-                f"HiGHS stopped ({outcome.message}) after {outcome.seconds:.1f} s without "
-                "finding any plan. Raise the time limit (--time-limit) or loosen the gap "
-                "(--gap)")
-        last = attempt == NUMERICAL_RETRIES
+                f"the solver stopped ({outcome.message}) after {outcome.seconds:.1f} s "
+                "without finding any plan. Raise the time limit (--time-limit) or loosen "
+                "the gap (--gap)")
+        last = attempt >= NUMERICAL_RETRIES or budget.exhausted
         if outcome.status is Status.ERROR:
             if last:
-                raise RuntimeError(f"HiGHS failed: {outcome.message}")
-            session.reseed(attempt + 1)
+                raise RuntimeError(f"{session.name} failed: {outcome.message}")
+            attempt += 1
             continue
         plan, stockpile = extract_plan(built, outcome.values)
-        check = verify(instance, plan, stockpile, outcome.objective, outcome.bound,
-                       planning_rules=planning_rules)
+        # With a user's extra rows the model may restrict recourse beyond SPEC §3, so its
+        # bound is not a bound on the unrestricted recomputation: only the incumbent is
+        # held against it.
+        check = verify(instance, plan, stockpile, outcome.objective,
+                       None if extras else outcome.bound, planning_rules=planning_rules)
         if check.ok:
-            break
+            return _Verified(outcome, plan, stockpile, check, attempt)
         if last:
             raise VerificationError(
                 "the solver's plan failed the independent check:\n  "
                 + "\n  ".join(check.problems))
-        session.reseed(attempt + 1)
+        attempt += 1
 
+
+def _with_limits(options, settings):
+    import dataclasses
+
+    return dataclasses.replace(options, time_limit=settings.time_limit,
+                               mip_gap=settings.mip_gap)
+
+
+def diagnose_infeasible(built, session, budget) -> InfeasibleError:
+    """The rules in conflict, in the workbook's terms: when the LP relaxation is feasible
+    the minimum orders are to blame, else the rows of an irreducible infeasible set."""
+    from resilience.formulation.explain import describe_conflict
+
+    relaxation_feasible = session.relaxation_is_feasible(budget)
+    iis = None if relaxation_feasible else session.irreducible_infeasible_set()
+    rows = iis[0] if iis is not None else None
+    return InfeasibleError("\n".join(
+        describe_conflict(built, rows, relaxation_feasible=relaxation_feasible)))
+
+
+def assemble_solution(built, verified: _Verified, duals, instance: Instance,
+                      policies_in_force: set[int] | None, build_seconds: float) -> Solution:
+    from resilience.formulation.extract import extract_policy_costs, extract_scenarios
+    from resilience.solver import versions
+
+    outcome = verified.outcome
     scenarios = extract_scenarios(built, outcome.values)
-    duals = session.fixed_lp_duals() if with_duals else None
     if policies_in_force is None:
-        policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
-                                            instance)
+        policy_costs = extract_policy_costs(built, outcome.values, duals, instance)
     else:  # a model shared by several strategies: its own policy list, some switched off
-        policy_costs = extract_policy_costs(built, outcome.values, duals, session.row_offsets,
+        policy_costs = extract_policy_costs(built, outcome.values, duals,
                                             active=policies_in_force)
-    message = outcome.message + (f" (after {attempt} numerical retr"
-                                 f"{'y' if attempt == 1 else 'ies'})" if attempt else "")
-    solution = Solution(
+    retries = verified.retries
+    message = outcome.message + (f" (after {retries} numerical retr"
+                                 f"{'y' if retries == 1 else 'ies'})" if retries else "")
+    return Solution(
         status=outcome.status, objective=outcome.objective, bound=outcome.bound,
         mip_gap=outcome.gap, solve_seconds=outcome.seconds, build_seconds=build_seconds,
-        plan=plan, stockpile=stockpile, scenarios=scenarios, policy_costs=policy_costs,
-        message=message, solver_versions=versions(),
+        plan=verified.plan, stockpile=verified.stockpile, scenarios=scenarios,
+        policy_costs=policy_costs, message=message, solver_versions=versions(),
+        solver=outcome.solver,
     )
-    return SolveResult(instance, solution, check)
+
+
+def cross_check(built, result: SolveResult, other: str, choice: SolverChoice
+                ) -> SolveResult:
+    """Re-solve the same standard form with a second solver; raise when the two optima
+    differ by more than the gap (each solver may stop anywhere within it)."""
+    import dataclasses
+
+    from resilience.solver import Budget, SolverOptions, open_session
+
+    settings = result.instance.settings
+    options = SolverOptions(time_limit=settings.time_limit, mip_gap=settings.mip_gap,
+                            threads=choice.threads)
+    session = open_session(built.form.copy(), options, other)
+    outcome = session.solve(Budget(settings.time_limit))
+    first = result.solution
+    if not outcome.status.has_plan:
+        raise SolverDisagreement(
+            f"{first.solver} found a plan costing {first.objective:,.2f}; {other} ended "
+            f"'{outcome.status.value}' ({outcome.message})")
+    tolerance = (settings.mip_gap + 1e-6) * max(1.0, abs(first.objective),
+                                                 abs(outcome.objective))
+    agree = abs(first.objective - outcome.objective) <= tolerance
+    check = CrossCheck(solver=session.name, objective=float(outcome.objective),
+                       bound=outcome.bound, agree=agree)
+    if not agree:
+        raise SolverDisagreement(
+            f"the optima differ by more than the gap ({settings.mip_gap:.4%}): "
+            f"{first.solver} {first.objective:,.6f} (bound {_fmt(first.bound)}), "
+            f"{session.name} {outcome.objective:,.6f} (bound {_fmt(outcome.bound)})")
+    return dataclasses.replace(result, solution=dataclasses.replace(first,
+                                                                    cross_check=check))
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:,.6f}"

@@ -271,6 +271,16 @@ class PolicyCost:
 
 
 @dataclass(frozen=True)
+class CrossCheck:
+    """The same model solved by a second solver (`--check-with`)."""
+
+    solver: str
+    objective: float
+    bound: float | None
+    agree: bool
+
+
+@dataclass(frozen=True)
 class Solution:
     status: Status
     objective: float | None
@@ -284,3 +294,5 @@ class Solution:
     policy_costs: tuple[PolicyCost, ...] = ()
     message: str = ""
     solver_versions: dict[str, str] = field(default_factory=dict)
+    solver: str = "highs"  # "highs" (direct) or "pyomo:NAME"
+    cross_check: CrossCheck | None = None

@@ -47,3 +47,7 @@ class NoPlanError(Exception):
 
 class VerificationError(Exception):
     """The solver's plan failed the independent recomputation (exit code 1)."""
+
+
+class SolverDisagreement(Exception):
+    """Two solvers disagree on the optimum of the same model beyond the gap (exit 1)."""

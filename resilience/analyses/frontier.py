@@ -116,7 +116,7 @@ def hhi_floor(instance: Instance) -> float:
 
     built = build_hhi_floor_model(instance)
     session = hand_to_solver(built)
-    outcome = session.solve(instance.settings.time_limit, instance.settings.mip_gap)
+    outcome = session.solve()
     if not outcome.status.has_plan:
         from resilience.errors import InfeasibleError
 

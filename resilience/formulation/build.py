@@ -3,10 +3,11 @@
     minimise  F + (1 − λ) Σ_k π_k R_k + λ (η + Σ_k π_k z_k / (1 − α))
 
 Each `define_*` call adds one family of columns or rows, named for its business
-meaning, with its formula in its docstring. The assembled coefficient blocks become a
-Pyomo model made of matrix components (one Var per variable family, one
-MatrixConstraint per constraint family), which is what lets a 10,000-offer,
-500-scenario model build in about a second instead of a minute.
+meaning, with its formula in its docstring. The assembled coefficient blocks become one
+standard form (`StandardForm`: a sparse matrix, bounds, costs, integrality and the
+families that name its rows and columns), which HiGHS takes in one `passModel`. A Pyomo
+model is written from the same form only when a user asks for one (another solver,
+extra constraints).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from resilience.formulation.first_stage import (
 )
 from resilience.formulation.layout import Layout
 from resilience.formulation.policies import define_hhi_policies, define_share_policies
-from resilience.formulation.pyomo_form import to_pyomo
 from resilience.formulation.recourse import (
     define_backup_limit,
     define_cvar,
@@ -34,18 +34,18 @@ from resilience.formulation.recourse import (
     define_recourse_cost,
     define_stock_draw,
 )
+from resilience.formulation.standard_form import StandardForm
 
 
 @dataclass
 class BuiltModel:
+    """The standard form and what names its rows and columns: `data` (the instance as
+    arrays) and `layout` (which offer, scenario or policy each row and column is)."""
+
     data: ModelData
     layout: Layout
-    pyomo: object  # pyomo.environ.ConcreteModel; None once released
+    form: StandardForm
     build_seconds: float
-
-    def release_pyomo(self) -> None:
-        """Drop the Pyomo model once it has been handed to the solver."""
-        self.pyomo = None
 
 
 def build_layout(instance: Instance) -> tuple[ModelData, Layout]:
@@ -78,7 +78,7 @@ def build_layout(instance: Instance) -> tuple[ModelData, Layout]:
 def build_model(instance: Instance) -> BuiltModel:
     started = time.perf_counter()
     data, layout = build_layout(instance)
-    model = to_pyomo(layout, name=instance.source_name or "resilience")
-    return BuiltModel(data, layout, model, time.perf_counter() - started)
+    form = layout.to_standard_form(name=instance.source_name or "resilience")
+    return BuiltModel(data, layout, form, time.perf_counter() - started)
 
 

@@ -95,8 +95,8 @@ def policy_rows(built: BuiltModel) -> list[tuple[str, int, tuple]]:
 
 
 def extract_policy_costs(built: BuiltModel, values: np.ndarray,
-                         duals: np.ndarray | None, row_offsets: dict[str, tuple[int, int]],
-                         instance=None, active: set[int] | None = None
+                         duals: np.ndarray | None, instance=None,
+                         active: set[int] | None = None
                          ) -> tuple[PolicyCost, ...]:
     """Limit, achieved value (as the model sees it), binding flag, and the shadow price
     converted to currency per percentage point of share (per point of HHI).
@@ -130,8 +130,8 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
         scale = 10_000.0 if family == "policy_hhi" else 1.0
         binding = slack <= 1e-6 * scale
         cost = None
-        if duals is not None and family in row_offsets:
-            start, _ = row_offsets[family]
+        if duals is not None and family in built.form.row_families:
+            start = built.form.row_families[family].start
             cost = abs(float(duals[start + local])) * float(per_unit)
             if cost < 1e-9:
                 cost = 0.0

@@ -24,13 +24,16 @@ def define_first_stage_columns(layout: Layout, data: ModelData) -> None:
     layout.add_columns(
         "firm_order", data.n_offers, 0.0,
         np.where(allowed, np.minimum(data.capacity, demand_of_offer), 0.0),
+        scale=demand_of_offer,
     )
     reservable = np.flatnonzero(~np.isnan(data.reserve_cost) & allowed)
-    layout.add_columns("reserve", len(reservable), 0.0, data.capacity[reservable])
+    layout.add_columns("reserve", len(reservable), 0.0, data.capacity[reservable],
+                       scale=demand_of_offer[reservable])
     stocked = np.flatnonzero(~np.isnan(data.stock_cost))
     layout.add_columns("stock_held", len(stocked), 0.0,
-                       np.minimum(data.stock_cap[stocked], data.demand[stocked]))
-    layout.add_columns("firm_total", data.n_materials, 0.0, data.demand)
+                       np.minimum(data.stock_cap[stocked], data.demand[stocked]),
+                       scale=data.demand[stocked])
+    layout.add_columns("firm_total", data.n_materials, 0.0, data.demand, scale=data.demand)
     layout.maps["reserve"] = reservable
     layout.maps["stock_held"] = stocked
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
+
+from resilience.formulation.standard_form import Family, StandardForm, power_of_two
 
 
 @dataclass
@@ -20,6 +23,10 @@ class ColumnBlock:
     lower: np.ndarray
     upper: np.ndarray
     binary: bool = False
+    # The column's unit for the solver: a material's quantities are handed over in units
+    # of (a power of two near) its demand; money columns get the model's money scale.
+    scale: np.ndarray | None = None
+    money: bool = False
 
     @property
     def index(self) -> np.ndarray:
@@ -53,11 +60,15 @@ class Layout:
     # the offer of each reserve column; maps["backup"] the (scenario, offer) pairs.
     maps: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def add_columns(self, name: str, size: int, lower, upper, binary: bool = False
-                    ) -> ColumnBlock:
+    def add_columns(self, name: str, size: int, lower, upper, binary: bool = False,
+                    scale=1.0, money: bool = False) -> ColumnBlock:
+        """`scale`: the quantity a unit of the column stands for in the solver (use the
+        demand of the column's material); ignored for binaries and money columns."""
         lower = np.broadcast_to(np.asarray(lower, dtype=float), (size,)).copy()
         upper = np.broadcast_to(np.asarray(upper, dtype=float), (size,)).copy()
-        block = ColumnBlock(name, self.n_cols, size, lower, upper, binary)
+        scale = np.ones(size) if binary else power_of_two(
+            np.broadcast_to(np.asarray(scale, dtype=float), (size,)).copy())
+        block = ColumnBlock(name, self.n_cols, size, lower, upper, binary, scale, money)
         self.columns[name] = block
         self.n_cols += size
         return block
@@ -93,11 +104,44 @@ class Layout:
                 return block, row - block.start
         raise IndexError(row)
 
-    def locate_column(self, col: int) -> tuple[ColumnBlock, int]:
-        for block in self.columns.values():
-            if block.start <= col < block.start + block.size:
-                return block, col - block.start
-        raise IndexError(col)
+    def to_standard_form(self, name: str = "resilience") -> StandardForm:
+        """Assemble the blocks into one sparse matrix with bounds, costs and scales."""
+        n_rows, n_cols = self.n_rows, self.n_cols
+        blocks = [b for b in self.row_blocks.values() if b.size]
+        rows = np.concatenate([b.rows + b.start for b in blocks]) if blocks \
+            else np.zeros(0, np.int64)
+        cols = np.concatenate([b.cols for b in blocks]) if blocks else np.zeros(0, np.int64)
+        vals = np.concatenate([b.vals for b in blocks]) if blocks else np.zeros(0)
+        matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, n_cols))
+        matrix.sum_duplicates()
+        matrix.eliminate_zeros()
+        row_lower = np.full(n_rows, -np.inf)
+        row_upper = np.full(n_rows, np.inf)
+        for b in blocks:
+            row_lower[b.start:b.start + b.size] = b.lower
+            row_upper[b.start:b.start + b.size] = b.upper
+        columns = list(self.columns.values())
+        costs = np.zeros(n_cols)
+        for family, coefficients in self.objective.items():
+            b = self.columns[family]
+            costs[b.start:b.start + b.size] += coefficients
+
+        def joined(get, dtype=float):
+            parts = [np.asarray(get(b), dtype=dtype) for b in columns]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        return StandardForm(
+            matrix=matrix, row_lower=row_lower, row_upper=row_upper,
+            col_lower=joined(lambda b: b.lower), col_upper=joined(lambda b: b.upper),
+            costs=costs,
+            integer=joined(lambda b: np.full(b.size, b.binary), bool),
+            col_scale=joined(lambda b: b.scale if b.scale is not None else np.ones(b.size)),
+            money_columns=joined(lambda b: np.full(b.size, b.money), bool),
+            column_families={b.name: Family(b.name, b.start, b.size) for b in columns},
+            row_families={b.name: Family(b.name, b.start, b.size)
+                          for b in self.row_blocks.values()},
+            name=name,
+        )
 
 
 def stack(*parts: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -109,8 +109,9 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
             for stage in policy.stages:
                 needed.setdefault((m, stage), sorted(countries_of.get((m, stage), ())))
     keys = [(m, stage, c) for (m, stage), countries in needed.items() for c in countries]
-    tau = layout.add_columns("hhi_square", len(keys), 0.0,
-                             np.array([data.demand[m] for m, _, _ in keys]))
+    demand_of_key = np.array([data.demand[m] for m, _, _ in keys])
+    tau = layout.add_columns("hhi_square", len(keys), 0.0, demand_of_key,
+                             scale=demand_of_key)
     tau_of = {key: int(tau.start + i) for i, key in enumerate(keys)}
     breakpoints = np.round(np.arange(0, 1 + 1e-9, HHI_BREAKPOINT_STEP), 10)
     rows: list[int] = []

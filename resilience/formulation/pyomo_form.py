@@ -1,7 +1,14 @@
-"""Coefficient blocks → a Pyomo model of matrix components.
+"""The standard form as a Pyomo model, written on request: the open modelling interface.
 
-Rows go into `MatrixConstraint`s (CSR arrays, no expression objects) and the objective
-into one `LinearExpression`, so Pyomo never walks millions of expression nodes.
+HiGHS does not need Pyomo (it takes the standard form directly); a Pyomo model is built
+only when a user asks for one: to solve with another solver (`--solver pyomo:NAME`) or
+to add constraints of their own (`--extra FILE.py`). It is in the workbook's units, with
+one Var per column family (`model.firm_order[i]` is x of `instance.offers[i]`,
+`model.contract[i]` its y) and one MatrixConstraint per row family.
+
+User components are brought back into the standard form by Pyomo's public
+`LinearStandardFormCompiler`, run on them alone, so the model's own rows are never
+compiled twice and no private attribute is read.
 """
 
 from __future__ import annotations
@@ -13,46 +20,106 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from resilience.formulation.layout import Layout
+from resilience.formulation.standard_form import StandardForm
+
+OBJECTIVE = "objective"
 
 
-def to_pyomo(layout: Layout, name: str = "resilience") -> pyo.ConcreteModel:
+class ExtraError(Exception):
+    """A user's extra function did something the model cannot take (exit 2)."""
+
+
+def to_pyomo(form: StandardForm) -> tuple[pyo.ConcreteModel, list]:
+    """The model and its columns (VarData in the form's column order)."""
     with PauseGC():
-        model = pyo.ConcreteModel(name=name)
+        model = pyo.ConcreteModel(name=form.name)
         columns: list = []
-        for block in layout.columns.values():
-            var = pyo.Var(range(block.size), domain=pyo.Binary if block.binary else pyo.Reals,
-                          dense=True)
-            model.add_component(block.name, var)
-            datas = list(var.values())
-            lower = [None if v == -np.inf else v for v in block.lower.tolist()]
-            upper = [None if v == np.inf else v for v in block.upper.tolist()]
-            # VarData.setlb/setub re-validate every value, which costs more than the rest
-            # of the build at 10^5-10^6 columns; these are plain floats (or None for
-            # infinite) already checked by the formulation, stored where setlb puts them.
-            for v, lo, hi in zip(datas, lower, upper, strict=True):
-                v._lb = lo
-                v._ub = hi
-            columns.extend(datas)
+        families = sorted(form.column_families.values(), key=lambda f: f.start)
+        for family in families:
+            lower = form.col_lower[family.slice].tolist()
+            upper = form.col_upper[family.slice].tolist()
+            integer = bool(form.integer[family.slice].all()) and family.size > 0
+
+            def bounds(_, i, lower=lower, upper=upper):
+                return (None if lower[i] == -np.inf else lower[i],
+                        None if upper[i] == np.inf else upper[i])
+
+            var = pyo.Var(range(family.size), dense=True, bounds=bounds,
+                          domain=pyo.Binary if integer else pyo.Reals)
+            model.add_component(family.name, var)
+            if integer:  # binaries keep their bounds (exclusions fix some to 0)
+                for i, v in enumerate(var.values()):
+                    v.setub(upper[i])
+            columns.extend(var.values())
         columns_tuple = tuple(columns)
-        for block in layout.row_blocks.values():
-            matrix = sp.csr_matrix((block.vals, (block.rows, block.cols)),
-                                   shape=(block.size, layout.n_cols))
-            matrix.sum_duplicates()
-            model.add_component(block.name, MatrixConstraint(
-                matrix.data, matrix.indices, matrix.indptr, block.lower, block.upper,
-                columns_tuple,
-            ))
-        costs = np.zeros(layout.n_cols)
-        for family, coefficients in layout.objective.items():
-            b = layout.columns[family]
-            costs[b.start:b.start + b.size] += coefficients
-        nonzero = np.flatnonzero(costs)
-        model.objective = pyo.Objective(
-            expr=LinearExpression(
-                linear_coefs=costs[nonzero].tolist(),
-                linear_vars=[columns_tuple[j] for j in nonzero.tolist()],
-            ),
-            sense=pyo.minimize,
-        )
-    return model
+        for family in sorted(form.row_families.values(), key=lambda f: f.start):
+            if not family.size:
+                continue
+            block = form.matrix[family.slice]
+            lower = [None if v == -np.inf else v for v in form.row_lower[family.slice]]
+            upper = [None if v == np.inf else v for v in form.row_upper[family.slice]]
+            model.add_component(family.name, MatrixConstraint(
+                block.data, block.indices, block.indptr, lower, upper, columns_tuple))
+        nonzero = np.flatnonzero(form.costs)
+        model.add_component(OBJECTIVE, pyo.Objective(
+            expr=LinearExpression(linear_coefs=form.costs[nonzero].tolist(),
+                                  linear_vars=[columns_tuple[j] for j in nonzero.tolist()]),
+            sense=pyo.minimize))
+    return model, columns
+
+
+def column_values(columns: list) -> np.ndarray:
+    """Values the solver loaded into the model, in the form's column order."""
+    return np.array([np.nan if v.value is None else v.value for v in columns], dtype=float)
+
+
+def with_extras(form: StandardForm, model: pyo.ConcreteModel, columns: list,
+                family: str = "extra") -> StandardForm:
+    """The form grown by whatever a user's function added to `model`: new variables
+    become columns, new constraints rows (family `extra`). The model's own rows and
+    objective are left out of the compilation (they are in the form already)."""
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    own = {id(c) for f in form.row_families.values() if f.size
+           for c in [model.component(f.name)] if c is not None}
+    objective = model.component(OBJECTIVE)
+    objectives = list(model.component_data_objects(pyo.Objective, active=True))
+    if objective is None or objectives != [objective]:
+        raise ExtraError("extra() may add variables and constraints but not change the "
+                         "objective; the model's objective is `model.objective`")
+    switched_off = [c for c in model.component_objects(pyo.Constraint, active=True)
+                    if id(c) in own]
+    for c in switched_off:
+        c.deactivate()
+    objective.deactivate()
+    try:
+        compiled = LinearStandardFormCompiler().write(model, mixed_form=True,
+                                                      set_sense=None)
+    except Exception as exc:  # noqa: BLE001 - a user's model: say what Pyomo said
+        raise ExtraError(f"the extra constraints cannot be compiled: {exc}") from None
+    finally:
+        for c in switched_off:
+            c.activate()
+        objective.activate()
+    position = {id(v): j for j, v in enumerate(columns)}
+    new_vars = [v for v in compiled.columns if id(v) not in position]
+    for j, v in enumerate(new_vars):
+        position[id(v)] = form.n_cols + j
+    mapping = np.array([position[id(v)] for v in compiled.columns], dtype=np.int64)
+    n_cols = form.n_cols + len(new_vars)
+    matrix = sp.csr_matrix(compiled.A)
+    matrix = sp.csr_matrix((matrix.data, mapping[matrix.indices], matrix.indptr),
+                           shape=(matrix.shape[0], n_cols))
+    rhs = np.asarray(compiled.rhs, dtype=float)
+    # Mixed form keeps each row as written and says which side it bounds: 0 for an
+    # equality, 1 for an upper bound, −1 for a lower bound (a ranged row gives two).
+    senses = np.array([entry[1] for entry in compiled.rows], dtype=int)
+    lower = np.where(senses <= 0, rhs, -np.inf)
+    upper = np.where(senses >= 0, rhs, np.inf)
+    col_lower = [-np.inf if v.lb is None else v.lb for v in new_vars]
+    col_upper = [np.inf if v.ub is None else v.ub for v in new_vars]
+    integer = [v.is_integer() for v in new_vars]
+    return form.extended(family, len(new_vars), np.array(col_lower, float),
+                         np.array(col_upper, float), np.array(integer, bool), matrix,
+                         lower, upper)
+

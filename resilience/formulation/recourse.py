@@ -21,7 +21,8 @@ def define_recourse_columns(layout: Layout, data: ModelData) -> None:
     hit_material = data.offer_material[data.hit_offer]
     lost_keys = np.unique(data.hit_scenario * n_m + hit_material)
     layout.maps["lost"] = lost_keys  # key = k * n_m + m
-    layout.add_columns("lost", len(lost_keys), 0.0, data.demand[lost_keys % n_m])
+    layout.add_columns("lost", len(lost_keys), 0.0, data.demand[lost_keys % n_m],
+                       scale=data.demand[lost_keys % n_m])
 
     reservable = layout.maps["reserve"]
     availability = np.ones((n_k, len(reservable)))
@@ -37,14 +38,17 @@ def define_recourse_columns(layout: Layout, data: ModelData) -> None:
     layout.add_columns(
         "backup", len(backup_k), 0.0,
         availability[backup_k, backup_j] * data.capacity[reservable[backup_j]],
+        scale=data.demand[data.offer_material[reservable[backup_j]]],
     )
 
     stocked = np.zeros(n_m, dtype=bool)
     stocked[layout.maps["stock_held"]] = True
     draw_keys = lost_keys[stocked[lost_keys % n_m]]
     layout.maps["stock_drawn"] = draw_keys
-    layout.add_columns("stock_drawn", len(draw_keys), 0.0, data.demand[draw_keys % n_m])
-    layout.add_columns("shortage", n_k * n_m, 0.0, np.tile(data.demand, n_k))
+    layout.add_columns("stock_drawn", len(draw_keys), 0.0, data.demand[draw_keys % n_m],
+                       scale=data.demand[draw_keys % n_m])
+    layout.add_columns("shortage", n_k * n_m, 0.0, np.tile(data.demand, n_k),
+                       scale=np.tile(data.demand, n_k))
 
 
 def define_recourse_cost(layout: Layout, data: ModelData, weight: np.ndarray) -> None:
@@ -131,8 +135,8 @@ def define_cvar(layout: Layout, data: ModelData, risk_aversion: float, alpha: fl
     """Rockafellar–Uryasev: λ (η + Σ_k π_k z_k / (1 − α)) with z_k ≥ R_k − η, z_k ≥ 0.
     Only built when λ > 0."""
     n_m, n_k = data.n_materials, data.n_scenarios
-    eta = layout.add_columns("var_level", 1, -np.inf, np.inf)
-    z = layout.add_columns("tail_excess", n_k, 0.0, np.inf)
+    eta = layout.add_columns("var_level", 1, -np.inf, np.inf, money=True)
+    z = layout.add_columns("tail_excess", n_k, 0.0, np.inf, money=True)
     layout.add_cost(eta, risk_aversion)
     layout.add_cost(z, risk_aversion * data.probability / (1.0 - alpha))
     k, j = layout.maps["backup"]

@@ -15,7 +15,6 @@ import numpy as np
 from resilience.domain import Instance, Policy
 from resilience.formulation.build import BuiltModel, build_layout
 from resilience.formulation.layout import Layout
-from resilience.formulation.pyomo_form import to_pyomo
 
 FRONTIER_POLICY_NAME = "frontier: uniform HHI limit"
 
@@ -46,7 +45,7 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
     started = time.perf_counter()
     case = with_uniform_hhi(instance)
     data, layout = build_layout(case)
-    h = layout.add_columns("uniform_hhi", 1, 0.0, 10_000.0)
+    h = layout.add_columns("uniform_hhi", 1, 0.0, 10_000.0, scale=10_000.0)
     layout.objective = {"uniform_hhi": np.ones(1)}
     _link_uniform_rows_to(layout, data, h.start)
     eligible = np.zeros(data.n_materials)
@@ -55,8 +54,8 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
                                                       data.demand[data.offer_material])))
     total = layout.columns["firm_total"]
     total.lower = np.minimum(data.demand, eligible) * (1 - 1e-9)
-    model = to_pyomo(layout, name="hhi floor")
-    return BuiltModel(data, layout, model, time.perf_counter() - started)
+    form = layout.to_standard_form(name="hhi floor")
+    return BuiltModel(data, layout, form, time.perf_counter() - started)
 
 
 def _link_uniform_rows_to(layout: Layout, data, column: int) -> None:
