@@ -16,19 +16,24 @@ dataclasses (no workbook), solved by `solve_case` at a zero MIP gap.
 (d) every plan returned passes the independent verifier, matches the solver's
     objective, never exceeds capacity (x + r ≤ U) nor demand (Σ x ≤ D), respects min
     orders and exclusions, and reserves only where a reserve price exists;
-(e) the optimum equals that of SPEC §3 transcribed literally into a dense MILP solved by
-    scipy.optimize.milp (catches a model that is too tight or too loose, which the
-    verifier, checking only the returned plan, cannot);
+(e) the optimum equals that of SPEC §3 transcribed literally into a dense Pyomo model
+    (none of the package's formulation or solver code) solved by CBC, a solver other
+    than the product's HiGHS (catches a model that is too tight or too loose, which the
+    verifier, checking only the returned plan, cannot, and a wrong "optimal" from
+    HiGHS); skipped when CBC is not installed;
 and the verifier itself flags plans that break each limit (it is not vacuous).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import pyomo.environ as pyo
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pyomo.opt import TerminationCondition
 
 from resilience.api import SolveResult, solve_case
 from resilience.domain import (
@@ -325,31 +330,24 @@ def excluded_offers(instance: Instance) -> set[tuple[str, str]]:
     return out
 
 
-# ---- (e) the optimum equals a literal reading of SPEC §3 ------------------------------
+# ---- (e) the optimum equals a literal reading of SPEC §3, solved by CBC ----------------
+
+CBC_AVAILABLE = bool(pyo.SolverFactory("cbc").available(exception_flag=False))
+# Optimal to (near) zero gap: the comparison below is at MIP tolerances, not at a gap.
+CBC_OPTIONS = {"ratioGap": 1e-9, "allowableGap": 1e-9, "seconds": 60}
+BREAKPOINTS = tuple(j / 20 for j in range(21))  # b_j = 0, 0.05, …, 1
 
 
-def reference_objective(instance: Instance) -> float | None:
-    """SPEC §3 written out term by term as a dense MILP for scipy.optimize.milp (HiGHS
-    underneath, but none of the package's formulation code): every offer has y, x, r;
-    every (offer, scenario) an e; every (material, scenario) w and u; HHI chords over
-    every breakpoint and every country. The optimal objective, or None if infeasible.
-    The verifier only checks that a plan is feasible and correctly costed; this catches a
-    model that is too tight (a valid plan cut off) or too loose."""
-    import numpy as np
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    lower, upper, integral, cost = [], [], [], []
-    rows: list[tuple[dict[int, float], float, float]] = []
-
-    def var(lo=0.0, hi=np.inf, c=0.0, binary=False) -> int:
-        lower.append(lo)
-        upper.append(hi)
-        integral.append(int(binary))
-        cost.append(c)
-        return len(cost) - 1
-
-    def row(coefs: dict[int, float], lo=-np.inf, hi=np.inf) -> None:
-        rows.append((coefs, lo, hi))
+def reference_model(instance: Instance) -> pyo.ConcreteModel:
+    """SPEC §3 written out formula by formula as a plain Pyomo model, dense (every offer
+    has y, x, r; every (offer, scenario) an e; every (material, scenario) w and u; HHI
+    chords at every breakpoint for every country), sharing nothing with the package's
+    formulation or solver code. What the product models is transcribed as it stands,
+    v1 details included: backup is limited by e ≤ a r and stock drawn by w ≤ ℓ."""
+    lam, alpha = instance.settings.risk_aversion, instance.settings.cvar_alpha
+    offers, materials = instance.offers, {m.id: m for m in instance.materials}
+    scenarios = instance.scenarios()
+    active = instance.active_policies()
 
     def countries_of(p: Policy) -> set[str]:
         if p.target_kind == "*":
@@ -358,95 +356,148 @@ def reference_objective(instance: Instance) -> float | None:
             return set(instance.group_members(p.target))
         return {p.target}
 
-    lam, alpha = instance.settings.risk_aversion, instance.settings.cvar_alpha
-    offers = instance.offers
-    active = instance.active_policies()
-    excluded = {i for p in active if p.rule == "exclude" for i, o in enumerate(offers)
-                if p.material in ("*", o.material)
-                and any(o.stage_country(s) in countries_of(p) for s in p.stages)}
-    y, x, r, h = {}, {}, {}, {}
-    for i, o in enumerate(offers):
-        y[i] = var(0, 0 if i in excluded else 1, o.fixed_cost, binary=True)
-        x[i] = var(c=o.landed_cost)
-        r[i] = var(hi=0 if o.reserve_cost is None else np.inf, c=o.reserve_cost or 0.0)
-        row({x[i]: 1, y[i]: -o.min_order}, lo=0)  # L y ≤ x
-        row({x[i]: 1, r[i]: 1, y[i]: -o.capacity}, hi=0)  # x + r ≤ U y
-    for m in instance.materials:
-        cap = 0 if m.stockpile_cost is None else (
-            np.inf if m.max_stockpile is None else m.max_stockpile)
-        h[m.id] = var(hi=cap, c=m.stockpile_cost or 0.0)
-        row({x[i]: 1 for i, o in enumerate(offers) if o.material == m.id}, hi=m.demand)
-    eta = var(-np.inf, np.inf, lam) if lam > 0 else None
-    for k in (s for s in instance.scenarios() if s.probability > 0):
-        weight = (1 - lam) * k.probability
-        recourse: dict[int, float] = {}
-        for m in instance.materials:
-            u = var(c=weight * m.shortage_penalty)
-            w = var()
-            recourse[u] = m.shortage_penalty
-            row({w: 1, h[m.id]: -1}, hi=0)  # w ≤ h
-            lost, cover = {w: 1.0}, {w: 1.0, u: 1.0}
-            for i, o in enumerate(offers):
-                if o.material != m.id:
-                    continue
-                a = k.availability(o)
-                e = var(c=weight * o.landed_cost)
-                recourse[e] = o.landed_cost
-                row({e: 1, r[i]: -a}, hi=0)  # e ≤ a r
-                lost[x[i]] = -(1 - a)
-                cover[x[i]], cover[e] = a, 1.0
-            row(lost, hi=0)  # w ≤ Σ (1 − a) x
-            row(cover, lo=m.demand)  # Σ (a x + e) + w + u ≥ D
-        if eta is not None:
-            z = var(c=lam * k.probability / (1 - alpha))
-            tail = {z: 1.0, eta: 1.0}
-            for j, price in recourse.items():
-                tail[j] = -price
-            row(tail, lo=0)  # z ≥ R − η
-    breakpoints = np.round(np.arange(0, 1 + 1e-9, 0.05), 10)
-    for p in active:
-        if p.rule == "exclude":
-            continue
-        for m in instance.materials:
-            if p.material not in ("*", m.id):
-                continue
-            for stage in p.stages:
-                def share(members: set[str], m=m, stage=stage) -> dict[int, float]:
-                    return {x[i]: 1 / m.demand for i, o in enumerate(offers)
-                            if o.material == m.id and o.stage_country(stage) in members}
-                if p.rule == "max_country_share":
-                    for c in countries_of(p):
-                        row(share({c}), hi=p.value)
-                elif p.rule == "min_group_share":
-                    row(share(countries_of(p)), lo=p.value)
-                elif p.rule == "max_group_share":
-                    row(share(countries_of(p)), hi=p.value)
-                else:  # max_hhi
-                    chords = {}
-                    for c in instance.countries:
-                        t = var()
-                        sigma = share({c.id})
-                        for lo, hi in zip(breakpoints[:-1], breakpoints[1:], strict=True):
-                            chord = {t: 1.0}
-                            chord.update({j: -(lo + hi) * v for j, v in sigma.items()})
-                            row(chord, lo=-lo * hi)
-                        chords[t] = 10_000.0
-                    row(chords, hi=p.value)
-    matrix = np.zeros((len(rows), len(cost)))
-    for q, (coefs, _, _) in enumerate(rows):
-        for j, v in coefs.items():
-            matrix[q, j] += v
-    found = milp(np.array(cost), integrality=np.array(integral),
-                 bounds=Bounds(np.array(lower), np.array(upper)),
-                 constraints=LinearConstraint(matrix, [lo for _, lo, _ in rows],
-                                              [hi for _, _, hi in rows]),
-                 options={"mip_rel_gap": 0.0})
-    if found.status == 2:  # infeasible
+    def of(mid: str) -> list[int]:  # O_m
+        return [o for o, offer in enumerate(offers) if offer.material == mid]
+
+    def constraint(body, lo=None, hi=None):
+        """A row; one without variables (e.g. no offer in a share) is checked as is."""
+        if isinstance(body, (int, float)):
+            ok = (lo is None or body >= lo - 1e-12) and (hi is None or body <= hi + 1e-12)
+            return pyo.Constraint.Feasible if ok else pyo.Constraint.Infeasible
+        return (lo, body, hi)
+
+    a = {(o, k): s.availability(offer) for o, offer in enumerate(offers)
+         for k, s in enumerate(scenarios)}
+    pi = {k: s.probability for k, s in enumerate(scenarios)}
+    landed = {o: offer.landed_cost for o, offer in enumerate(offers)}  # ĉ_o = (1 + τ_o) c_o
+
+    model = pyo.ConcreteModel(name="SPEC section 3, literal")
+    model.O = pyo.Set(initialize=range(len(offers)))
+    model.M = pyo.Set(initialize=list(materials))
+    model.K = pyo.Set(initialize=range(len(scenarios)))
+    model.C = pyo.Set(initialize=[c.id for c in instance.countries])
+
+    model.y = pyo.Var(model.O, domain=pyo.Binary)
+    model.x = pyo.Var(model.O, domain=pyo.NonNegativeReals)
+    model.r = pyo.Var(model.O, domain=pyo.NonNegativeReals)
+    model.h = pyo.Var(model.M, domain=pyo.NonNegativeReals)
+    model.e = pyo.Var(model.O, model.K, domain=pyo.NonNegativeReals)
+    model.w = pyo.Var(model.M, model.K, domain=pyo.NonNegativeReals)
+    model.u = pyo.Var(model.M, model.K, domain=pyo.NonNegativeReals)
+    model.eta = pyo.Var(domain=pyo.Reals)
+    model.z = pyo.Var(model.K, domain=pyo.NonNegativeReals)
+
+    # F = Σ_o (ĉ_o x_o + f_o y_o + ρ_o r_o) + Σ_m k_m h_m
+    model.F = pyo.Expression(expr=sum(
+        landed[o] * model.x[o] + offer.fixed_cost * model.y[o]
+        + (offer.reserve_cost or 0.0) * model.r[o] for o, offer in enumerate(offers))
+        + sum((m.stockpile_cost or 0.0) * model.h[m.id] for m in materials.values()))
+    # R_k = Σ_m P_m u_{m,k} + Σ_o ĉ_o e_{o,k}
+    model.R = pyo.Expression(model.K, rule=lambda md, k: sum(
+        m.shortage_penalty * md.u[m.id, k] for m in materials.values())
+        + sum(landed[o] * md.e[o, k] for o in md.O))
+    # minimise F + (1 − λ) Σ_k π_k R_k + λ (η + Σ_k π_k z_k / (1 − α))
+    model.objective = pyo.Objective(sense=pyo.minimize, expr=model.F
+                                    + (1 - lam) * sum(pi[k] * model.R[k] for k in model.K)
+                                    + lam * (model.eta + sum(pi[k] * model.z[k]
+                                                             for k in model.K) / (1 - alpha)))
+
+    # L_o y_o ≤ x_o and x_o + r_o ≤ U_o y_o
+    model.min_order = pyo.Constraint(model.O, rule=lambda md, o: (
+        offers[o].min_order * md.y[o] <= md.x[o]))
+    model.capacity = pyo.Constraint(model.O, rule=lambda md, o: (
+        md.x[o] + md.r[o] <= offers[o].capacity * md.y[o]))
+    # r_o = 0 where ρ_o is blank
+    model.no_reserve_price = pyo.Constraint(model.O, rule=lambda md, o: (
+        md.r[o] == 0 if offers[o].reserve_cost is None else pyo.Constraint.Skip))
+    # Σ_{o ∈ O_m} x_o ≤ D_m
+    model.firm_within_demand = pyo.Constraint(model.M, rule=lambda md, mid: constraint(
+        sum(md.x[o] for o in of(mid)), hi=materials[mid].demand))
+    # h_m = 0 where k_m is blank; h_m ≤ S_m where given
+    model.no_stockpile = pyo.Constraint(model.M, rule=lambda md, mid: (
+        md.h[mid] == 0 if materials[mid].stockpile_cost is None else pyo.Constraint.Skip))
+    model.max_stockpile = pyo.Constraint(model.M, rule=lambda md, mid: (
+        pyo.Constraint.Skip if materials[mid].max_stockpile is None
+        else md.h[mid] <= materials[mid].max_stockpile))
+    # e_{o,k} ≤ a_{o,k} r_o
+    model.backup_limit = pyo.Constraint(model.O, model.K, rule=lambda md, o, k: (
+        md.e[o, k] <= a[o, k] * md.r[o]))
+    # w_{m,k} ≤ h_m and w_{m,k} ≤ ℓ_{m,k} = Σ_{o ∈ O_m} (1 − a_{o,k}) x_o
+    model.draw_within_stock = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
+        md.w[mid, k] <= md.h[mid]))
+    model.draw_within_loss = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
+        md.w[mid, k] <= sum((1 - a[o, k]) * md.x[o] for o in of(mid))))
+    # Σ_{o ∈ O_m} (a_{o,k} x_o + e_{o,k}) + w_{m,k} + u_{m,k} ≥ D_m
+    model.demand_cover = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
+        sum(a[o, k] * md.x[o] + md.e[o, k] for o in of(mid)) + md.w[mid, k] + md.u[mid, k]
+        >= materials[mid].demand))
+    # z_k ≥ R_k − η
+    model.tail = pyo.Constraint(model.K, rule=lambda md, k: md.z[k] >= md.R[k] - md.eta)
+
+    # exclude: x_o = r_o = 0 (no contract: x + r ≤ U y then forces both to 0)
+    excluded = sorted({o for p in active if p.rule == "exclude"
+                       for o, offer in enumerate(offers)
+                       if p.material in ("*", offer.material)
+                       and any(offer.stage_country(s) in countries_of(p) for s in p.stages)})
+    model.exclude = pyo.Constraint(excluded, rule=lambda md, o: md.y[o] == 0)
+
+    # σ_{m,c} at a stage = Σ_{o ∈ O_m, s(o) = c} x_o / D_m, summed over a set of countries
+    def share(md, mid: str, stage: str, members: set[str]):
+        return sum(md.x[o] for o in of(mid)
+                   if offers[o].stage_country(stage) in members) / materials[mid].demand
+
+    applies = [(q, mid, stage) for q, p in enumerate(active) if p.rule != "exclude"
+               for mid in materials if p.material in ("*", mid) for stage in p.stages]
+    country_caps = [(q, mid, stage, c) for q, mid, stage in applies
+                    if active[q].rule == "max_country_share"
+                    for c in sorted(countries_of(active[q]))]
+    group_rows = [(q, mid, stage) for q, mid, stage in applies
+                  if active[q].rule in ("min_group_share", "max_group_share")]
+    hhi_rows = [(q, mid, stage) for q, mid, stage in applies if active[q].rule == "max_hhi"]
+    # max_country_share: σ_{m,c} ≤ value for each country the target names
+    model.max_country_share = pyo.Constraint(country_caps, rule=lambda md, q, mid, s, c: (
+        constraint(share(md, mid, s, {c}), hi=active[q].value)))
+    # min_group_share / max_group_share: Σ_{c ∈ group} σ_{m,c} ≥ / ≤ value
+    model.group_share = pyo.Constraint(group_rows, rule=lambda md, q, mid, s: constraint(
+        share(md, mid, s, countries_of(active[q])),
+        **{"lo" if active[q].rule == "min_group_share" else "hi": active[q].value}))
+    # max_hhi: t_{m,c} ≥ (b_j + b_{j+1}) σ_{m,c} − b_j b_{j+1} for every j, c;
+    # 10,000 · Σ_c t_{m,c} ≤ value
+    model.HHI = pyo.Set(initialize=hhi_rows, dimen=3)
+    model.J = pyo.Set(initialize=range(len(BREAKPOINTS) - 1))
+    model.t = pyo.Var(model.HHI, model.C, domain=pyo.Reals)
+    model.hhi_chord = pyo.Constraint(
+        model.HHI, model.C, model.J, rule=lambda md, q, mid, s, c, j: (
+            md.t[q, mid, s, c] >= (BREAKPOINTS[j] + BREAKPOINTS[j + 1])
+            * share(md, mid, s, {c}) - BREAKPOINTS[j] * BREAKPOINTS[j + 1]))
+    model.max_hhi = pyo.Constraint(model.HHI, rule=lambda md, q, mid, s: (
+        10_000 * sum(md.t[q, mid, s, c] for c in md.C) <= active[q].value))
+    return model
+
+
+def reference_objective(instance: Instance) -> float | None:
+    """The optimum of `reference_model` as CBC finds it (not HiGHS: a second solver is
+    the only thing that can catch a wrong "optimal" from the first), or None if CBC
+    proves the model infeasible. The verifier only checks that a plan is feasible and
+    correctly costed; this catches a model that is too tight (a valid plan cut off) or
+    too loose."""
+    model = reference_model(instance)
+    found = pyo.SolverFactory("cbc").solve(model, options=CBC_OPTIONS, load_solutions=False)
+    condition = found.solver.termination_condition
+    if condition == TerminationCondition.infeasible:
         return None
-    assert found.status == 0, found.message
-    return float(found.fun)
+    assert condition == TerminationCondition.optimal, (condition, found.solver.message)
+    # A variable with no nonzero coefficient anywhere is not written to CBC and gets no
+    # value back; any value is optimal for it, so it counts as 0.
+    for var in model.component_data_objects(pyo.Var):
+        var.set_value(0, skip_validation=True)
+    model.solutions.load_from(found)
+    return float(pyo.value(model.objective))
 
 
+@pytest.mark.skipif(not CBC_AVAILABLE, reason=(
+    "CBC is not installed (no `cbc` on PATH: Debian package coinor-cbc); the reference "
+    "formulation needs a solver other than HiGHS"))
 @PROPERTY
 @given(instances(policies=True))
 def test_optimum_matches_a_literal_reference_formulation(instance):
@@ -458,7 +509,8 @@ def test_optimum_matches_a_literal_reference_formulation(instance):
     if expected is None or got is None:
         assert expected is None and got is None, (expected, got)
         return
-    assert close(got, expected), (got, expected)
+    # Two MIP solvers, each within its own feasibility and integrality tolerances.
+    assert math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-5), (got, expected)
 
 
 # ---- the verifier is not vacuous -------------------------------------------------------
