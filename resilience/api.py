@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from resilience.domain import CrossCheck, Instance, PlanLine, Solution, Status
 from resilience.errors import (
+    ExtraError,
     InfeasibleError,
     NoPlanError,
     SolverDisagreement,
@@ -82,7 +83,11 @@ def build_for(instance: Instance, choice: SolverChoice | None = None):
         from resilience.formulation.pyomo_form import to_pyomo, with_extras
 
         model, columns = to_pyomo(built.form)
-        choice.extra(model, instance)
+        try:
+            choice.extra(model, instance)
+        except Exception as exc:  # noqa: BLE001 - the user's code: say what it raised
+            raise ExtraError(f"extra(model, instance) raised {type(exc).__name__}: {exc}"
+                             ) from None
         built.form = with_extras(built.form, model, columns)
     return built
 
@@ -123,7 +128,11 @@ def solve_verified(built, session, instance: Instance, budget, *,
     a plan the check rejects) is retried from scratch with another random seed while
     the budget lasts; retries share the one time limit."""
     from resilience.formulation.extract import extract_plan
+    from resilience.formulation.warm_start import offer_start
 
+    # Big models: a checked plan in seconds, offered to the solver and kept as the
+    # answer of last resort, so a time limit shorter than the root LP still ends in a plan.
+    offer_start(built, session, budget)
     settings = instance.settings
     base = session.options
     attempt = 0

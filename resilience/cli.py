@@ -17,7 +17,14 @@ from typing import Annotated
 
 import typer
 
-from resilience.errors import InfeasibleError, InputError, NoPlanError, VerificationError
+from resilience.errors import (
+    ExtraError,
+    InfeasibleError,
+    InputError,
+    NoPlanError,
+    SolverDisagreement,
+    VerificationError,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -62,6 +69,12 @@ def _run(action: Callable[[], int]) -> None:
         code = EXIT_NO_PLAN
     except VerificationError as exc:
         _err(f"Verification failed: {exc}")
+        code = EXIT_ERROR
+    except ExtraError as exc:
+        _err(f"Invalid input: --extra: {exc}")
+        code = EXIT_INPUT
+    except SolverDisagreement as exc:
+        _err(f"Solvers disagree: {exc}")
         code = EXIT_ERROR
     except OutputError as exc:
         _err(f"Cannot write output: {exc}")
@@ -129,8 +142,12 @@ def solve(
     strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
     whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
     risk_aversion: Annotated[float | None, typer.Option(help="λ in [0, 1]")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="Seconds for HiGHS")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Seconds for the solver")] = None,
     gap: Annotated[float | None, typer.Option(help="Relative MIP gap")] = None,
+    solver: SolverOption = "highs",
+    extra: ExtraOption = None,
+    check_with: CheckWithOption = None,
+    threads: ThreadsOption = 1,
 ) -> None:
     """Find the cost-optimal sourcing plan under the workbook's rules and risks."""
 
@@ -140,6 +157,7 @@ def solve(
 
         target = out or _default_report(book, "plan")
         _check_outputs(target, json_path, (book,))
+        choice = _solver_choice(solver, extra, check_with, threads)
         instance = load(book)
         case = prepare_case(instance, strategy=strategy, whatif=whatif,
                             risk_aversion=risk_aversion, time_limit=time_limit, mip_gap=gap)
@@ -147,7 +165,8 @@ def solve(
         from resilience.report.excel import write_solve_report
         from resilience.report.kpis import solve_summary
 
-        result = solve_case(case)
+        result = solve_case(case, threads=choice.threads, solver=choice.solver,
+                            extra=choice.extra, check_with=choice.check_with)
         write_solve_report(result, target)
         summary = solve_summary(result)
         _write_json(json_path, summary)
@@ -156,6 +175,60 @@ def solve(
         return EXIT_OK
 
     _run(body)
+
+
+SolverOption = Annotated[str, typer.Option(
+    "--solver", help="'highs' (default: HiGHS straight from the model's arrays) or "
+    "'pyomo:NAME' for any solver Pyomo knows (pyomo:cbc, pyomo:highs, pyomo:glpk, ...)")]
+ExtraOption = Annotated[Path | None, typer.Option(
+    "--extra", help="A Python file defining extra(model, instance): constraints of your "
+    "own added to the Pyomo model before the solve")]
+CheckWithOption = Annotated[str | None, typer.Option(
+    "--check-with", help="Re-solve with a second solver (e.g. pyomo:cbc) and fail when "
+    "the two optima differ by more than the gap")]
+ThreadsOption = Annotated[int, typer.Option(
+    "--threads", help="Solver threads (default 1: the same answer on every run)")]
+
+
+def _solver_choice(solver: str, extra: Path | None, check_with: str | None, threads: int):
+    """The solver options of the command line, checked before any work is done."""
+    from resilience.api import SolverChoice
+    from resilience.errors import Problem
+    from resilience.extras import load_extra
+
+    problems = []
+    for option, name in (("--solver", solver), ("--check-with", check_with)):
+        if name is None:
+            continue
+        try:
+            _check_solver(name)
+        except ValueError as exc:
+            problems.append(Problem("command line", "", f"{option}: {exc}", found=name))
+    if threads < 1:
+        problems.append(Problem("command line", "", "--threads must be at least 1",
+                                found=threads))
+    function = None
+    if extra is not None:
+        try:
+            function = load_extra(extra)
+        except ValueError as exc:
+            problems.append(Problem("command line", "", f"--extra: {exc}", found=str(extra)))
+    if problems:
+        raise InputError(problems)
+    return SolverChoice(solver, threads, function, check_with)
+
+
+def _check_solver(name: str) -> None:
+    from resilience.solver import parse_solver
+
+    kind, solver = parse_solver(name)
+    if kind == "pyomo":
+        from resilience.solver.pyomo_backend import SolverUnavailable, check_available
+
+        try:
+            check_available(solver)
+        except SolverUnavailable as exc:
+            raise ValueError(str(exc)) from None
 
 
 def _solve_line(summary: dict, target: Path) -> str:
@@ -414,6 +487,67 @@ def evaluate(
         return EXIT_OK
 
     _run(body)
+
+
+@app.command()
+def export(
+    book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+    lp: Annotated[Path | None, typer.Option("--lp", help="Write the model as an LP file")
+                  ] = None,
+    mps: Annotated[Path | None, typer.Option("--mps", help="Write the model as an MPS "
+                                             "file")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
+    whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
+    risk_aversion: Annotated[float | None, typer.Option(help="λ in [0, 1]")] = None,
+    extra: ExtraOption = None,
+) -> None:
+    """Write the model (in the workbook's units, rows and columns named by family) as an
+    LP or MPS file, for bug reports and other solvers."""
+
+    def body() -> int:
+        from resilience.api import build_for
+        from resilience.cases import prepare_case
+        from resilience.errors import Problem
+        from resilience.validate import load
+
+        targets = [(path, suffix) for path, suffix in ((lp, ".lp"), (mps, ".mps")) if path]
+        if not targets:
+            raise InputError([Problem("command line", "", "give --lp OUT.lp or --mps "
+                                      "OUT.mps")])
+        for path, _ in targets:
+            _check_outputs(path, None, (book,))
+        choice = _solver_choice("highs", extra, None, 1)
+        case = prepare_case(load(book), strategy=strategy, whatif=whatif,
+                            risk_aversion=risk_aversion)
+        form = build_for(case, choice).form
+        from resilience.solver import write_model
+
+        for path, suffix in targets:
+            _write_model_atomically(form, path, suffix, write_model)
+            typer.echo(f"{path}: {form.n_rows:,} rows, {form.n_cols:,} columns "
+                       f"({int(form.integer.sum()):,} binary), {form.nnz:,} nonzeros")
+        return EXIT_OK
+
+    _run(body)
+
+
+def _write_model_atomically(form, path: Path, suffix: str, write_model) -> None:
+    """The solver picks the format from the file's suffix, so the temporary file gets
+    the same suffix before it is renamed into place."""
+    import os
+
+    from resilience.report.files import write_atomically
+
+    def write(temporary: Path) -> None:
+        named = temporary.with_name(temporary.name + suffix)
+        try:
+            write_model(form, named)
+            os.replace(named, temporary)
+        finally:
+            if named.exists():
+                named.unlink()
+
+    write_atomically(path, write)
 
 
 def main() -> None:

@@ -51,3 +51,7 @@ class VerificationError(Exception):
 
 class SolverDisagreement(Exception):
     """Two solvers disagree on the optimum of the same model beyond the gap (exit 1)."""
+
+
+class ExtraError(Exception):
+    """A user's extra(model, instance) failed or did what the model cannot take (exit 2)."""

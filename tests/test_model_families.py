@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 from builders import country, material, offer, write_workbook
+from solvers import SOLVER_PATHS, require
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -22,12 +23,25 @@ from resilience.validate import load
 REL = 1e-6
 
 
+@pytest.fixture(autouse=True, params=SOLVER_PATHS)
+def solver_path(request):
+    """Every hand-derived optimum must come out of every solver path."""
+    global SOLVER
+    require(request.param)
+    SOLVER = request.param
+    yield request.param
+    SOLVER = "highs"
+
+
+SOLVER = "highs"
+
+
 def solve_book(tmp_path, sheets: dict, **case) -> SolveResult:
     """Workbook → load → prepare_case → solve_case, at a zero MIP gap so the optimum the
-    docstrings derive is the one HiGHS must return."""
+    docstrings derive is the one the solver must return."""
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     case.setdefault("mip_gap", 0.0)
-    return solve_case(prepare_case(load(path), **case))
+    return solve_case(prepare_case(load(path), **case), solver=SOLVER)
 
 
 def line(result: SolveResult, supplier: str, material: str | None = None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from builders import write_workbook
+from solvers import SOLVER_PATHS, require
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -18,10 +19,23 @@ from resilience.errors import InfeasibleError, InputError
 from resilience.validate import load
 
 
+@pytest.fixture(autouse=True, params=SOLVER_PATHS)
+def solver_path(request):
+    """Every hand-derived optimum must come out of every solver path."""
+    global SOLVER
+    require(request.param)
+    SOLVER = request.param
+    yield request.param
+    SOLVER = "highs"
+
+
+SOLVER = "highs"
+
+
 def solve_book(tmp_path, sheets: dict, **case) -> SolveResult:
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     case.setdefault("mip_gap", 0.0)
-    result = solve_case(prepare_case(load(path), **case))
+    result = solve_case(prepare_case(load(path), **case), solver=SOLVER)
     assert result.verification.ok, result.verification.problems
     assert result.solution.objective == approx(result.verification.objective)
     return result
@@ -212,7 +226,7 @@ def test_min_group_share_beyond_group_capacity_is_infeasible(tmp_path):
     }
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     with pytest.raises(InfeasibleError) as caught:
-        solve_case(prepare_case(load(path)))
+        solve_case(prepare_case(load(path)), solver=SOLVER)
     assert "Policies!A2" in str(caught.value)
     assert "EU" in str(caught.value)
 

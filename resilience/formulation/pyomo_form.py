@@ -4,7 +4,7 @@ HiGHS does not need Pyomo (it takes the standard form directly); a Pyomo model i
 only when a user asks for one: to solve with another solver (`--solver pyomo:NAME`) or
 to add constraints of their own (`--extra FILE.py`). It is in the workbook's units, with
 one Var per column family (`model.firm_order[i]` is x of `instance.offers[i]`,
-`model.contract[i]` its y) and one MatrixConstraint per row family.
+`model.contract[i]` its y) and one indexed Constraint per row family.
 
 User components are brought back into the standard form by Pyomo's public
 `LinearStandardFormCompiler`, run on them alone, so the model's own rows are never
@@ -17,16 +17,12 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.common.gc_manager import PauseGC
-from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from resilience.errors import ExtraError
 from resilience.formulation.standard_form import StandardForm
 
 OBJECTIVE = "objective"
-
-
-class ExtraError(Exception):
-    """A user's extra function did something the model cannot take (exit 2)."""
 
 
 def to_pyomo(form: StandardForm) -> tuple[pyo.ConcreteModel, list]:
@@ -55,17 +51,38 @@ def to_pyomo(form: StandardForm) -> tuple[pyo.ConcreteModel, list]:
         for family in sorted(form.row_families.values(), key=lambda f: f.start):
             if not family.size:
                 continue
-            block = form.matrix[family.slice]
-            lower = [None if v == -np.inf else v for v in form.row_lower[family.slice]]
-            upper = [None if v == np.inf else v for v in form.row_upper[family.slice]]
-            model.add_component(family.name, MatrixConstraint(
-                block.data, block.indices, block.indptr, lower, upper, columns_tuple))
+            model.add_component(family.name, pyo.Constraint(
+                range(family.size), rule=_row_rule(form, family, columns_tuple)))
         nonzero = np.flatnonzero(form.costs)
         model.add_component(OBJECTIVE, pyo.Objective(
             expr=LinearExpression(linear_coefs=form.costs[nonzero].tolist(),
                                   linear_vars=[columns_tuple[j] for j in nonzero.tolist()]),
             sense=pyo.minimize))
     return model, columns
+
+
+def _row_rule(form: StandardForm, family, columns: tuple):
+    """Each row as a LinearExpression between its bounds: plain Constraints, which every
+    Pyomo writer and solver interface takes (MatrixConstraint is not read by the LP
+    writer that the classic solver interfaces use)."""
+    block = form.matrix[family.slice]
+    data, indices, indptr = block.data.tolist(), block.indices.tolist(), block.indptr.tolist()
+    lower = form.row_lower[family.slice].tolist()
+    upper = form.row_upper[family.slice].tolist()
+
+    def rule(_, i):
+        start, stop = indptr[i], indptr[i + 1]
+        body = LinearExpression(linear_coefs=data[start:stop],
+                                linear_vars=[columns[j] for j in indices[start:stop]])
+        lo = None if lower[i] == -np.inf else lower[i]
+        hi = None if upper[i] == np.inf else upper[i]
+        if lo is not None and lo == hi:
+            return body == lo
+        if lo is None and hi is None:
+            return pyo.Constraint.Skip
+        return (lo, body, hi)
+
+    return rule
 
 
 def column_values(columns: list) -> np.ndarray:
@@ -84,7 +101,7 @@ def with_extras(form: StandardForm, model: pyo.ConcreteModel, columns: list,
            for c in [model.component(f.name)] if c is not None}
     objective = model.component(OBJECTIVE)
     objectives = list(model.component_data_objects(pyo.Objective, active=True))
-    if objective is None or objectives != [objective]:
+    if objective is None or len(objectives) != 1 or objectives[0] is not objective:
         raise ExtraError("extra() may add variables and constraints but not change the "
                          "objective; the model's objective is `model.objective`")
     switched_off = [c for c in model.component_objects(pyo.Constraint, active=True)

@@ -144,7 +144,12 @@ def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
         ("resilience", versions.get("resilience", ""), "label", "plain"),
         ("Pyomo", versions.get("pyomo", ""), "label", "plain"),
         ("HiGHS", versions.get("highs", ""), "label", "plain"),
+        ("solver", summary["solver"], "label", "plain"),
     ]
+    check = summary.get("cross_check")
+    if check:
+        right.append(("checked with", f"{check['solver']}: objective "
+                      f"{check['objective']:,.2f}, agrees", "label", "plain"))
     subtitle = f"input {summary['input']['file'] or '(unnamed)'}"
     if summary["strategy"]:
         subtitle += f" · strategy {summary['strategy']}"

@@ -61,6 +61,9 @@ def solve_summary(result: SolveResult) -> dict[str, Any]:
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
         "warnings": list(instance.warnings),
         "versions": {"resilience": __version__, **solution.solver_versions},
+        "solver": solution.solver,
+        "cross_check": None if solution.cross_check is None
+        else dataclasses.asdict(solution.cross_check),
         "timings": {"build_seconds": solution.build_seconds,
                     "solve_seconds": solution.solve_seconds},
     }

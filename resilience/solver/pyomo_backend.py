@@ -138,7 +138,7 @@ class PyomoSession:
             if not family.size:
                 continue
             component = model.component(family.name)
-            for i in range(family.size):
+            for i in component:
                 value = model.dual.get(component[i])
                 if value is not None:
                     duals[family.start + i] = value
