@@ -19,6 +19,7 @@ from importlib import metadata
 import highspy
 import numpy as np
 
+from resilience.domain import Status
 from resilience.formulation.standard_form import StandardForm
 from resilience.solver.options import Budget, SolverOptions
 from resilience.solver.outcome import SolverOutcome, relative_gap
@@ -82,19 +83,47 @@ def versions() -> dict[str, str]:
     return found
 
 
+# Forms at least this big are solved in a child process (`isolated`), which can always be
+# stopped. Smaller ones stay in this process, where a solve costs no process start-up
+# (tens of milliseconds per solve, which batches of small cases would pay thousands of
+# times) and a watchdog's cancel is enough: the loops that ignore it were only ever seen
+# on the large benchmark instance.
+ISOLATE_FROM_NONZEROS = 400_000
+
+
 class HighsSession:
     """One standard form held by HiGHS, solved as often as needed. Edits go to the form
     first and are mirrored here, so the form stays the truth (frontier sweeps change row
-    bounds and re-solve, warm-started by HiGHS)."""
+    bounds and re-solve, warm-started by HiGHS).
+
+    A big form (`isolate`, by default from `ISOLATE_FROM_NONZEROS` nonzeros on) is solved
+    in a child process per call, killed at the hard deadline with the best plan it had
+    streamed back; a plan offered with `set_start` is kept here too, so a solve that
+    ends with nothing better still reports it."""
 
     name = "highs"
 
-    def __init__(self, form: StandardForm, options: SolverOptions | None = None):
+    def __init__(self, form: StandardForm, options: SolverOptions | None = None,
+                 isolate: bool | None = None):
+        from resilience.solver import isolated
+
         started = time.perf_counter()
         self.form = form
         self.options = options or SolverOptions()
-        self._highs = new_highs(self.options)
-        self._pass()
+        if isolate is None:
+            isolate = form.nnz >= ISOLATE_FROM_NONZEROS
+        self.isolated = bool(isolate) and isolated.can_isolate()
+        self._highs: highspy.Highs | None = None
+        if not self.isolated:
+            self._highs = new_highs(self.options)
+            self._pass()
+        self._start: np.ndarray | None = None  # form units, every column
+        self._incumbent: np.ndarray | None = None  # the last plan returned, form units
+        self.last_report = None  # the isolated child's report of the last solve
+        # Extra HiGHS options for the isolated child (tests, benchmarks).
+        self.worker_options: dict[str, object] = {}
+        # Test-only (see isolated.Task): make the child stall like HiGHS's deaf loops.
+        self.stall_for_tests: tuple[float, str] = (0.0, "first_incumbent")
         self.handoff_seconds = time.perf_counter() - started
 
     # ---- hand-off --------------------------------------------------------------------
@@ -116,10 +145,22 @@ class HighsSession:
               options: SolverOptions | None = None) -> SolverOutcome:
         options = options or self.options
         budget = budget or Budget(options.time_limit)
+        if self.isolated:
+            self.options = options
+            outcome = self._solve_isolated(budget, options)
+        else:
+            outcome = self._solve_in_process(budget, options)
+        outcome = self._at_least_the_start(outcome)
+        self._incumbent = outcome.values
+        return outcome
+
+    def _solve_in_process(self, budget: Budget, options: SolverOptions) -> SolverOutcome:
         h = self._highs
         if options.seed != self.options.seed:
             h.clearSolver()  # another search path from scratch
             h.setOptionValue("random_seed", int(options.seed))
+            if self._start is not None:
+                self._offer_start(self._start)
         self.options = options
         limit = budget.remaining()
         h.setOptionValue("time_limit", float(limit))
@@ -127,6 +168,60 @@ class HighsSession:
         started = time.perf_counter()
         _run_with_watchdog(h, limit + options.grace)
         return self._outcome(time.perf_counter() - started)
+
+    def _solve_isolated(self, budget: Budget, options: SolverOptions) -> SolverOutcome:
+        from resilience.solver import isolated
+
+        form = self.form
+        limit = budget.remaining()
+        now = time.monotonic()
+        task = isolated.Task(
+            "mip", deadline=now + limit, hard_deadline=now + limit + options.grace,
+            mip_gap=options.mip_gap, seed=options.seed, threads=options.threads,
+            highs_options=self._worker_options(),
+            stall_for_tests=self.stall_for_tests[0],
+            stall_when_for_tests=self.stall_for_tests[1])
+        start = None if self._start is None else self._start / form.scaling_structure(
+        ).col_scale
+        report = isolated.run(isolated.problem_of(form), task, start)
+        self.last_report = report
+        return self._outcome_of_report(report)
+
+    def _worker_options(self) -> tuple[tuple[str, object], ...]:
+        chosen: dict[str, object] = {}
+        if self._start is not None:
+            # Feasibility jump looks for a first plan, which a start already is; on the
+            # large instance it spent 30 s of a 60 s limit finding nothing.
+            chosen["mip_heuristic_run_feasibility_jump"] = False
+        chosen.update(self.worker_options)
+        return tuple(chosen.items())
+
+    def _outcome_of_report(self, report) -> SolverOutcome:
+        form = self.form
+        scale = form.scaling_structure().cost_scale
+        has_primal = report.values is not None
+        objective = report.objective * scale if has_primal and report.objective is not None \
+            else None
+        if has_primal and objective is None:
+            objective = form.objective_value(form.unscale_values(report.values))
+        bound = report.bound * scale if report.bound is not None else None
+        if not form.is_mip:
+            bound = objective if report.finished else bound
+        if report.killed:
+            mapped = "stopped"
+            message = (f"HiGHS did not stop at its time limit and was stopped by force "
+                       f"after {report.seconds:.1f} s")
+        elif report.finished and not report.crashed:
+            mapped = HIGHS_MODEL_STATUS.get(report.model_status)
+            message = report.message
+        else:
+            mapped = "stopped" if has_primal else None
+            message = report.crashed or "the solver process ended without an answer"
+        status = with_plan(mapped, has_primal)
+        values = form.unscale_values(report.values) if status.has_plan else None
+        return SolverOutcome(status, objective if values is not None else None, bound,
+                             relative_gap(objective, bound) if values is not None else None,
+                             values, report.seconds, message)
 
     def _outcome(self, seconds: float) -> SolverOutcome:
         h, form = self._highs, self.form
@@ -145,11 +240,34 @@ class HighsSession:
         return SolverOutcome(status, objective, bound, relative_gap(objective, bound),
                              values, seconds, h.modelStatusToString(model_status))
 
+    def _at_least_the_start(self, outcome: SolverOutcome) -> SolverOutcome:
+        """A start plan is a plan: when the solve stopped on a limit without a better
+        one (HiGHS may drop a start it cannot use in time), the start is the answer."""
+        if self._start is None or outcome.status not in (Status.NO_SOLUTION,
+                                                         Status.TIME_LIMIT):
+            return outcome
+        start_objective = self.form.objective_value(self._start)
+        if outcome.status is Status.TIME_LIMIT and outcome.objective is not None \
+                and outcome.objective <= start_objective + 1e-9 * max(1.0, abs(
+                    start_objective)):
+            return outcome  # the solver's own plan (perhaps the start, as it took it)
+        bound = outcome.bound
+        if bound is not None and bound > start_objective:
+            bound = None  # a bound above a feasible plan is no bound of this model
+        return SolverOutcome(Status.TIME_LIMIT, start_objective, bound,
+                             relative_gap(start_objective, bound), self._start.copy(),
+                             outcome.seconds,
+                             f"{outcome.message}; the plan is the start plan (the solver "
+                             "found nothing better in time)", outcome.solver)
+
     # ---- edits (form first, then HiGHS) ------------------------------------------------
     def set_row_bounds(self, family: str, local_rows: np.ndarray, lower: np.ndarray,
                        upper: np.ndarray) -> None:
         rows = np.asarray(local_rows, dtype=np.int64) + self.form.row_families[family].start
         self.form.set_row_bounds(rows, lower, upper)
+        self._start = None  # no longer known to be feasible
+        if self._highs is None:
+            return
         scale = self.form.scaling_structure().row_scale[rows]
         self._highs.changeRowsBounds(len(rows), rows.astype(np.int32),
                                      self.form.row_lower[rows] / scale,
@@ -159,6 +277,9 @@ class HighsSession:
                           upper: np.ndarray) -> None:
         columns = np.asarray(columns, dtype=np.int64)
         self.form.set_column_bounds(columns, lower, upper)
+        self._start = None
+        if self._highs is None:
+            return
         scale = self.form.scaling_structure().col_scale[columns]
         self._highs.changeColsBounds(len(columns), columns.astype(np.int32),
                                      self.form.col_lower[columns] / scale,
@@ -167,15 +288,28 @@ class HighsSession:
     def set_costs(self, columns: np.ndarray, costs: np.ndarray) -> None:
         columns = np.asarray(columns, dtype=np.int64)
         self.form.set_costs(columns, costs)
+        if self._highs is None:
+            return
         s = self.form.scaling_structure()
         self._highs.changeColsCost(len(columns), columns.astype(np.int32),
                                    self.form.costs[columns] * s.col_scale[columns]
                                    / s.cost_scale)
+        if self._start is not None:  # still feasible; only its worth changed
+            self._offer_start(self._start)
 
     # ---- what analyses need besides the plan -------------------------------------------
     def fixed_lp_duals(self, budget: Budget | None = None) -> np.ndarray | None:
         """Row duals of the LP with the binaries fixed at the incumbent: ∂objective/∂rhs
         in currency, the price of each constraint (a rule on binaries alone has dual 0)."""
+        if self.isolated:
+            # A big LP cannot be solved in the one second an exhausted budget would give
+            # it: the report goes without prices rather than late.
+            if self._incumbent is None or (budget is not None and budget.exhausted):
+                return None
+            report = self._auxiliary_isolated("duals", budget, fixed=self._incumbent)
+            if report.row_duals is None:
+                return None
+            return self.form.unscale_duals(report.row_duals)
         status, lp = self._highs.getFixedLp()
         if status == highspy.HighsStatus.kError:
             return None
@@ -187,6 +321,9 @@ class HighsSession:
         return self.form.unscale_duals(np.asarray(fixed.getSolution().row_dual, dtype=float))
 
     def relaxation_is_feasible(self, budget: Budget | None = None) -> bool:
+        if self.isolated:
+            report = self._auxiliary_isolated("relaxation", budget)
+            return bool(report.feasible)
         relaxed, limit = self._auxiliary(budget)
         lp = self._highs.getLp()
         lp.integrality_ = []
@@ -197,6 +334,8 @@ class HighsSession:
     def irreducible_infeasible_set(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows and columns of an IIS of the LP relaxation (strategy 4, see NOTES), or
         None when HiGHS finds none."""
+        if self.isolated:
+            return self._auxiliary_isolated("iis", None).iis
         h = self._highs
         h.setOptionValue("iis_strategy", 4)
         status, iis = h.getIis()
@@ -213,9 +352,35 @@ class HighsSession:
         limit = budget.remaining(floor=1.0) if budget is not None else self.options.time_limit
         return new_highs(self.options, time_limit=limit), limit
 
+    def _auxiliary_isolated(self, kind: str, budget: Budget | None,
+                            fixed: np.ndarray | None = None):
+        """An auxiliary LP in a child, on what is left of the budget (at least a second),
+        killed shortly after: a report must not wait minutes for a price list."""
+        from resilience.solver import isolated
+
+        limit = budget.remaining(floor=1.0) if budget is not None else self.options.time_limit
+        now = time.monotonic()
+        task = isolated.Task(kind, deadline=now + limit,
+                             hard_deadline=now + limit + min(self.options.grace, 2.0),
+                             seed=self.options.seed, threads=self.options.threads)
+        problem = isolated.problem_of(self.form, relax=kind == "relaxation",
+                                      fixed_integers=fixed)
+        return isolated.run(problem, task)
+
     def set_start(self, values: np.ndarray) -> bool:
-        """Offer HiGHS a plan (form units, every column) as its first incumbent."""
-        scaled = np.asarray(values, dtype=float) / self.form.scaling_structure().col_scale
+        """Offer HiGHS a plan (form units, every column) as its first incumbent. The
+        caller vouches that it is feasible (see formulation.warm_start); it is also kept
+        as the answer of last resort of the solves that follow, until an edit."""
+        values = np.asarray(values, dtype=float)
+        if values.shape != (self.form.n_cols,):
+            return False
+        self._start = values.copy()
+        if self._highs is None:
+            return True
+        return self._offer_start(values)
+
+    def _offer_start(self, values: np.ndarray) -> bool:
+        scaled = values / self.form.scaling_structure().col_scale
         index = np.arange(len(scaled), dtype=np.int32)
         status = self._highs.setSolution(len(scaled), index, scaled)
         return status != highspy.HighsStatus.kError

@@ -1,0 +1,215 @@
+"""Big solves: a plan within the time limit, always, and a hard stop.
+
+The large benchmark instance takes minutes for HiGHS's root LP and once ignored its time
+limit for four minutes in a heuristic that checks nothing. These tests pin down what the
+product does about it, on instances small enough to run in seconds: the solve runs in a
+child process that is killed at the deadline with its best plan kept; retries share one
+budget; and the start plan built from the model's structure is feasible for the form and
+never changes an optimum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks.instances import generate
+from resilience.api import solve_verified
+from resilience.domain import Status
+from resilience.errors import NoPlanError
+from resilience.formulation import warm_start
+from resilience.formulation.build import build_model
+from resilience.formulation.extract import extract_plan
+from resilience.solver import Budget, SolverOptions, SolverOutcome
+from resilience.solver.highs import HighsSession
+from resilience.verify import verify
+
+
+def _tiny(seed: int = 1):
+    """The small instance cut to its first two materials and ten disruption scenarios,
+    its policies kept (seed 1: an HHI cap, seed 2: an exclusion too): gap 0 in a second."""
+    instance = generate("small", seed)
+    kept = {m.id for m in instance.materials[:2]}
+    instance = dataclasses.replace(
+        instance, materials=instance.materials[:2],
+        offers=tuple(o for o in instance.offers if o.material in kept),
+        policies=tuple(p for p in instance.policies if p.material == "*"
+                       or p.material in kept),
+        scenario_rows=tuple(dataclasses.replace(s, hits=tuple(
+            h for h in s.hits if h.material == "*" or h.material in kept))
+            for s in instance.scenario_rows))
+    return warm_start.reduced_instance(instance, 10, warm_start.severity(
+        build_model(instance).data))
+
+
+def _with_limits(instance, time_limit: float, mip_gap: float | None = None):
+    settings = dataclasses.replace(instance.settings, time_limit=time_limit,
+                                   mip_gap=instance.settings.mip_gap if mip_gap is None
+                                   else mip_gap)
+    return dataclasses.replace(instance, settings=settings)
+
+
+def _verified(built, outcome) -> bool:
+    plan, stockpile = extract_plan(built, outcome.values)
+    return verify(built.data.instance, plan, stockpile, outcome.objective).ok
+
+
+def test_a_solver_deaf_to_its_limit_is_killed_and_its_best_plan_kept():
+    """The child stalls inside HiGHS's callback after its first incumbent, deaf to
+    everything (as HiGHS was in its root rounding heuristic); the parent kills it at
+    the limit plus the grace and reports the incumbent it had streamed."""
+    built = build_model(generate("small", 1))
+    options = SolverOptions(time_limit=2.0, mip_gap=0.0, grace=1.0)
+    session = HighsSession(built.form, options, isolate=True)
+    session.stall_for_tests = (120.0, "first_incumbent")
+    started = time.monotonic()
+    outcome = session.solve(Budget(options.time_limit))
+    wall = time.monotonic() - started
+    assert session.last_report.killed
+    assert wall < options.time_limit + options.grace + 2.0
+    assert outcome.status is Status.TIME_LIMIT
+    assert "stopped by force" in outcome.message
+    assert outcome.values is not None and _verified(built, outcome)
+    assert outcome.objective == pytest.approx(built.form.objective_value(outcome.values),
+                                              rel=1e-9)
+
+
+def test_killed_with_no_plan_is_no_plan():
+    """Killed before any incumbent: no plan, which the pipeline turns into exit 4."""
+    instance = _with_limits(generate("small", 2), 1.0)
+    built = build_model(instance)
+    session = HighsSession(built.form, SolverOptions(time_limit=1.0, grace=1.0),
+                           isolate=True)
+    session.stall_for_tests = (120.0, "start")
+    started = time.monotonic()
+    with pytest.raises(NoPlanError):
+        solve_verified(built, session, instance, Budget(1.0))
+    assert time.monotonic() - started < 1.0 + 1.0 + 2.0
+    assert session.last_report.killed
+
+
+def test_a_real_solve_stopped_by_its_limit_in_a_child_still_reports_a_plan():
+    """No test hook: medium with a limit shorter than its root LP, in a child, with a
+    start plan offered. The answer is a verified plan, within the limit plus grace."""
+    instance = _with_limits(generate("medium", 0), 8.0)
+    built = build_model(instance)
+    options = SolverOptions(time_limit=8.0, grace=2.0)
+    session = HighsSession(built.form, options, isolate=True)
+    budget = Budget(8.0)
+    started = time.monotonic()
+    start = warm_start.offer_start(built, session, budget, force=True)
+    assert start is not None
+    verified = solve_verified(built, session, instance, budget)
+    assert time.monotonic() - started < 8.0 + 2.0 + 3.0
+    assert verified.outcome.status in (Status.TIME_LIMIT, Status.OPTIMAL)
+    assert verified.check.ok
+    assert verified.outcome.objective <= start.objective * (1 + 1e-9)
+
+
+class _AlwaysFails:
+    """A session whose every solve ends in a solver error after `takes` seconds of the
+    budget (all of what is left when `takes` is None)."""
+
+    name = "fake"
+
+    def __init__(self, takes: float | None):
+        self.options = SolverOptions(time_limit=1.5, grace=0.5)
+        self.takes = takes
+        self.calls = 0
+
+    def solve(self, budget, options=None) -> SolverOutcome:
+        self.calls += 1
+        time.sleep(budget.remaining() if self.takes is None else self.takes)
+        return SolverOutcome(Status.ERROR, None, None, None, None, 0.0, "Solve error")
+
+
+@pytest.mark.parametrize("takes", [None, 0.05])
+def test_retries_share_one_budget(takes):
+    instance = _with_limits(_tiny(), 1.5)
+    built = build_model(instance)
+    session = _AlwaysFails(takes)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="Solve error"):
+        solve_verified(built, session, instance, Budget(1.5))
+    wall = time.monotonic() - started
+    assert wall <= 1.5 + session.options.grace
+    if takes is None:
+        assert session.calls == 1  # the first attempt spent the budget: no retry
+    else:
+        assert 1 < session.calls <= 3
+
+
+@pytest.mark.parametrize("size,seed", [("small", 0), ("small", 1), ("small", 2),
+                                       ("medium", 0)])
+def test_start_plan_is_feasible_for_the_form(size, seed):
+    built = build_model(generate(size, seed))
+    plan = warm_start.start_plan(built, Budget(24.0))
+    assert plan is not None
+    form = built.form
+    scaled = form.scaling()
+    activity = scaled.matrix @ (plan.values / scaled.col_scale)
+    tolerance = warm_start.FEASIBILITY_TOLERANCE
+    assert np.all(activity >= scaled.row_lower - tolerance)
+    assert np.all(activity <= scaled.row_upper + tolerance)
+    assert np.all(plan.values >= form.col_lower - tolerance)
+    assert np.all(plan.values <= form.col_upper + tolerance)
+    y = plan.values[form.integer]
+    assert np.array_equal(y, np.round(y))
+    assert plan.objective == pytest.approx(form.objective_value(plan.values))
+
+
+def test_completion_is_the_least_cost_recourse():
+    """The first stage of an optimal plan, completed in closed form, costs exactly the
+    optimum: the closed form is the recourse the model would choose."""
+    built = build_model(_with_limits(_tiny(), 30.0, 0.0))
+    session = HighsSession(built.form, SolverOptions(time_limit=30.0, mip_gap=0.0))
+    outcome = session.solve()
+    assert outcome.status is Status.OPTIMAL
+    v, families = outcome.values, built.form.column_families
+    first = [v[families[n].slice] for n in ("contract", "firm_order", "reserve",
+                                             "stock_held")]
+    completed = warm_start.complete(built, np.round(first[0]), *first[1:])
+    assert warm_start.max_violation(built.form, completed) <= 1e-7
+    assert built.form.objective_value(completed) == pytest.approx(outcome.objective,
+                                                                   rel=1e-8)
+
+
+@pytest.mark.parametrize("isolate", [False, True])
+def test_a_start_never_changes_the_optimum(isolate):
+    instance = _with_limits(_tiny(2), 30.0, 0.0)
+    built = build_model(instance)
+    options = SolverOptions(time_limit=30.0, mip_gap=0.0)
+    plain = HighsSession(built.form.copy(), options, isolate=isolate).solve()
+    started = HighsSession(built.form, options, isolate=isolate)
+    start = warm_start.offer_start(build_model(instance), started, Budget(30.0), force=True)
+    assert start is not None
+    outcome = started.solve()
+    assert plain.status is Status.OPTIMAL and outcome.status is Status.OPTIMAL
+    assert outcome.objective == pytest.approx(plain.objective, rel=1e-7)
+    assert outcome.objective <= start.objective * (1 + 1e-9)
+
+
+def test_an_isolated_session_matches_in_process_after_an_edit():
+    """Re-solves after an edit and the fixed-LP duals: the child is rebuilt from the
+    edited form each time, and answers as the in-process session does."""
+    instance = _with_limits(_tiny(1), 30.0, 0.0)
+    answers = []
+    for isolate in (False, True):
+        built = build_model(instance)
+        session = HighsSession(built.form, SolverOptions(time_limit=30.0, mip_gap=0.0),
+                               isolate=isolate)
+        first = session.solve()
+        family = built.form.column_families["firm_order"]
+        columns = np.arange(family.start, family.start + 5)
+        session.set_column_bounds(columns, np.zeros(5), np.zeros(5))
+        second = session.solve()
+        duals = session.fixed_lp_duals(Budget(30.0))
+        answers.append((first.objective, second.objective, duals))
+    (a1, a2, da), (b1, b2, db) = answers
+    assert a1 == pytest.approx(b1, rel=1e-7) and a2 == pytest.approx(b2, rel=1e-7)
+    assert a2 >= a1 - 1e-6 * abs(a1)
+    assert da is not None and db is not None
+    assert np.allclose(da, db, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(da).max()))
