@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from resilience.domain import CrossCheck, Instance, PlanLine, Solution, Status
 from resilience.errors import (
@@ -38,13 +39,27 @@ class SolveResult:
 
 @dataclass(frozen=True)
 class SolverChoice:
-    """How to solve: which solver, how many threads, the user's extra constraints, and
-    a second solver to cross-check the optimum with."""
+    """How to solve: which solver, how many threads, the user's extra constraints (a
+    function, or the path of a file defining one: a path travels to batch workers,
+    where the file is loaded), and a second solver to cross-check the optimum with."""
 
     solver: str = "highs"
     threads: int = 1
-    extra: Extra | None = field(default=None, compare=False)
+    extra: Extra | Path | None = field(default=None, compare=False)
     check_with: str | None = None
+
+    def extra_function(self) -> Extra | None:
+        if self.extra is None or callable(self.extra):
+            return self.extra
+        from resilience.extras import load_extra
+
+        try:
+            return load_extra(Path(self.extra))
+        except ValueError as exc:
+            raise ExtraError(str(exc)) from None
+
+    def without_extra(self) -> SolverChoice:
+        return SolverChoice(self.solver, self.threads, None, self.check_with)
 
 
 @dataclass(frozen=True)
@@ -64,13 +79,21 @@ def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True,
     `solver`: "highs" (direct) or "pyomo:NAME"; `extra(model, instance)` adds Pyomo
     components before the solve; `check_with` re-solves with a second solver and raises
     `SolverDisagreement` when the optima differ by more than the gap."""
-    choice = SolverChoice(solver, threads, extra, check_with)
+    return solve_with(instance, SolverChoice(solver, threads, extra, check_with),
+                      with_duals=with_duals)
+
+
+def solve_with(instance: Instance, choice: SolverChoice | None = None, *,
+               with_duals: bool = True) -> SolveResult:
+    """`solve_case` with the solver options in one (picklable) object, as batches pass
+    them to their workers."""
+    choice = choice or SolverChoice()
     built = build_for(instance, choice)
     session = hand_to_solver(built, choice)
     result = solve_built(built, session, instance, with_duals=with_duals,
-                         extras=extra is not None)
-    if check_with:
-        result = cross_check(built, result, check_with, choice)
+                         extras=choice.extra is not None)
+    if choice.check_with:
+        result = cross_check(built, result, choice.check_with, choice)
     return result
 
 
@@ -79,12 +102,13 @@ def build_for(instance: Instance, choice: SolverChoice | None = None):
     from resilience.formulation.build import build_model
 
     built = build_model(instance)
-    if choice is not None and choice.extra is not None:
+    extra = choice.extra_function() if choice is not None else None
+    if extra is not None:
         from resilience.formulation.pyomo_form import to_pyomo, with_extras
 
         model, columns = to_pyomo(built.form)
         try:
-            choice.extra(model, instance)
+            extra(model, instance)
         except Exception as exc:  # noqa: BLE001 - the user's code: say what it raised
             raise ExtraError(f"extra(model, instance) raised {type(exc).__name__}: {exc}"
                              ) from None

@@ -190,8 +190,10 @@ ThreadsOption = Annotated[int, typer.Option(
     "--threads", help="Solver threads (default 1: the same answer on every run)")]
 
 
-def _solver_choice(solver: str, extra: Path | None, check_with: str | None, threads: int):
-    """The solver options of the command line, checked before any work is done."""
+def _solver_choice(solver: str, extra: Path | None, check_with: str | None, threads: int,
+                   portable: bool = False):
+    """The solver options of the command line, checked before any work is done. A
+    `portable` choice keeps the extra file's path (batch workers load it themselves)."""
     from resilience.api import SolverChoice
     from resilience.errors import Problem
     from resilience.extras import load_extra
@@ -215,6 +217,8 @@ def _solver_choice(solver: str, extra: Path | None, check_with: str | None, thre
             problems.append(Problem("command line", "", f"--extra: {exc}", found=str(extra)))
     if problems:
         raise InputError(problems)
+    if portable and extra is not None:
+        return SolverChoice(solver, threads, extra.resolve(), check_with)
     return SolverChoice(solver, threads, function, check_with)
 
 
@@ -362,6 +366,10 @@ def compare(
              "strategies")] = False,
     out: OutOption = None,
     json_path: JsonOption = None,
+    solver: SolverOption = "highs",
+    extra: ExtraOption = None,
+    check_with: CheckWithOption = None,
+    threads: ThreadsOption = 1,
 ) -> None:
     """Solve every strategy × what-if and compare cost, shortage, CVaR and concentration."""
 
@@ -376,6 +384,7 @@ def compare(
 
         target = out or _default_report(book, "compare")
         _check_outputs(target, json_path, (book,))
+        choice = _solver_choice(solver, extra, check_with, threads, portable=True)
         instance = load(book)
         chosen_s = _names(strategies)
         if chosen_s is None:
@@ -387,7 +396,7 @@ def compare(
         w_list = [None if w.casefold() == BASE else w for w in chosen_w]
         with executor_for(workers, scheduler) as executor:
             rows = compare(instance, s_list, w_list, executor, progress=sys.stderr.isatty(),
-                           reuse=not rebuild)
+                           reuse=not rebuild, choice=choice)
         write_compare_report(rows, instance, target)
         _write_json(json_path, compare_json(rows, instance))
         failed = sum(1 for r in rows if r.status == "failed")
@@ -411,6 +420,10 @@ def frontier(
     scheduler: SchedulerOption = None,
     out: OutOption = None,
     json_path: JsonOption = None,
+    solver: SolverOption = "highs",
+    extra: ExtraOption = None,
+    check_with: CheckWithOption = None,
+    threads: ThreadsOption = 1,
 ) -> None:
     """Cost against concentration (uniform HHI limit) and against tail risk (λ sweep)."""
 
@@ -428,10 +441,11 @@ def frontier(
                                       found=points)])
         target = out or _default_report(book, "frontier")
         _check_outputs(target, json_path, (book,))
+        choice = _solver_choice(solver, extra, check_with, threads, portable=True)
         case = prepare_case(load(book), strategy=strategy, whatif=whatif)
         with executor_for(workers, scheduler) as executor:
             result = sweep(case, points, executor, workers=max(workers, 1),
-                           progress=sys.stderr.isatty())
+                           progress=sys.stderr.isatty(), choice=choice)
         write_frontier_report(result, case, target)
         _write_json(json_path, frontier_json(result, case))
         if str(json_path) != "-":
@@ -456,6 +470,10 @@ def evaluate(
     scheduler: SchedulerOption = None,
     out: OutOption = None,
     json_path: JsonOption = None,
+    solver: SolverOption = "highs",
+    extra: ExtraOption = None,
+    check_with: CheckWithOption = None,
+    threads: ThreadsOption = 1,
 ) -> None:
     """Hold a plan fixed and see how it fares under the base case and every what-if."""
 
@@ -470,6 +488,7 @@ def evaluate(
 
         target = out or _default_report(book, "evaluate")
         _check_outputs(target, json_path, (book, plan))
+        choice = _solver_choice(solver, extra, check_with, threads, portable=True)
         instance = load(book)
         fixed = read_plan(plan, instance)
         chosen = _names(whatifs)
@@ -478,7 +497,7 @@ def evaluate(
         cases = [None, *[w for w in chosen if w.casefold() != "base"]]
         with executor_for(workers, scheduler) as executor:
             rows = run_evaluate(instance, fixed, cases, strategy, executor,
-                                progress=sys.stderr.isatty())
+                                progress=sys.stderr.isatty(), choice=choice)
         write_evaluate_report(rows, instance, fixed, target)
         _write_json(json_path, evaluate_json(rows, instance, fixed))
         failed = sum(1 for r in rows if not r.ok)

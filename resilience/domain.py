@@ -165,6 +165,23 @@ class Instance:
     def group_members(self, tag: str) -> tuple[str, ...]:
         return tuple(c.id for c in self.countries if tag in c.groups)
 
+    def target_countries(self, policy: Policy) -> frozenset[str]:
+        """The countries a policy row's target names: every country for `*`, the
+        members of a group tag, or the one country."""
+        if policy.target_kind == "*":
+            return frozenset(c.id for c in self.countries)
+        if policy.target_kind == "group":
+            return frozenset(self.group_members(policy.target))
+        return frozenset((policy.target,))
+
+    def excludes(self, policy: Policy, offer: Offer) -> bool:
+        """Whether an `exclude` row forbids the offer: its material is in scope and the
+        country of one of the row's stages is a target country."""
+        if policy.rule != "exclude" or policy.material not in ("*", offer.material):
+            return False
+        members = self.target_countries(policy)
+        return any(offer.stage_country(stage) in members for stage in policy.stages)
+
     def strategies(self) -> tuple[str, ...]:
         """Strategy names defined in the workbook, in order of first appearance."""
         seen: dict[str, None] = {}

@@ -1,6 +1,6 @@
 """Build the embedded data sets in SPEC §2 workbook format.
 
-    python data/build_datasets.py
+    python data/tools/build_datasets.py
 
 writes, next to this file,
 
@@ -39,7 +39,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-HERE = Path(__file__).resolve().parent
+# This script lives in data/tools/ (a folder, not a package, so the wheel does not carry
+# it); it reads data/sources/ and writes the workbooks into data/.
+HERE = Path(__file__).resolve().parents[1]
 SOURCES = HERE / "sources"
 
 # --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resilience.analyses.batch import CaseOutcome, run_batch
+from resilience.api import SolverChoice
 from resilience.domain import Instance
 
 BASE = "base"  # label of "no strategy" / "no what-if"
@@ -23,6 +24,7 @@ class CompareCase:
     strategy: str | None
     whatif: str | None
     overrides: dict = field(default_factory=dict)
+    choice: SolverChoice = field(default_factory=SolverChoice)
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,12 @@ def case_figures(result) -> dict[str, Any]:
 
 def solve_compare_case(case: CompareCase) -> dict[str, Any]:
     """Worker task: prepare, solve, verify, summarise."""
-    from resilience.api import solve_case
+    from resilience.api import solve_with
     from resilience.cases import prepare_case
 
     prepared = prepare_case(case.instance, strategy=case.strategy, whatif=case.whatif,
                             **case.overrides)
-    return case_figures(solve_case(prepared))
+    return case_figures(solve_with(prepared, case.choice))
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class WhatIfGroup:
     whatif: str | None
     strategies: tuple[str | None, ...]
     overrides: dict = field(default_factory=dict)
+    choice: SolverChoice = field(default_factory=SolverChoice)
 
 
 def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
@@ -101,9 +104,8 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
     import dataclasses as dc
 
     from resilience.analyses.batch import _guarded
-    from resilience.api import SolveResult, hand_to_solver, solve_built
+    from resilience.api import SolveResult, build_for, hand_to_solver, solve_built
     from resilience.cases import prepare_case
-    from resilience.formulation.build import build_model
     from resilience.formulation.data import excluded_offers
     from resilience.formulation.toggles import StrategySwitch
 
@@ -127,8 +129,8 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
                 union.append(dc.replace(p, strategy=None))
                 tags.append(case.strategy)
                 origin.append(p)
-    built = build_model(dc.replace(base, policies=tuple(union)))
-    session = hand_to_solver(built)
+    built = build_for(dc.replace(base, policies=tuple(union)), group.choice)
+    session = hand_to_solver(built, group.choice)
     switch = StrategySwitch(built, tags)
     results = []
     for i, (strategy, case) in enumerate(cases):
@@ -139,7 +141,8 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
 
         def solve(case=case, active=active, i=i):
             result = solve_built(built, session, case, reused=i > 0,
-                                 policies_in_force=active)
+                                 policies_in_force=active,
+                                 extras=group.choice.extra is not None)
             # policy indices of the shared model → indices of this case's own policies
             index = {id(p): k for k, p in enumerate(case.policies)}
             costs = tuple(dc.replace(c, policy_index=index.get(id(origin[c.policy_index]), -1))
@@ -156,19 +159,21 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
 def compare(instance: Instance, strategies: Sequence[str | None],
             whatifs: Sequence[str | None], executor: Executor | None = None,
             progress: bool = False, overrides: dict | None = None,
-            reuse: bool = True) -> list[CompareRow]:
+            reuse: bool = True, choice: SolverChoice | None = None) -> list[CompareRow]:
     """Every strategy × every what-if. With `reuse`, the strategies under one what-if
     share one model (built once, switched by bounds); without, each case is built alone."""
     if not reuse:
         cases = [
-            (f"{s or BASE} × {w or BASE}", CompareCase(instance, s, w, overrides or {}))
+            (f"{s or BASE} × {w or BASE}",
+             CompareCase(instance, s, w, overrides or {}, choice or SolverChoice()))
             for s in strategies for w in whatifs
         ]
         outcomes = run_batch(solve_compare_case, cases, executor, progress, "compare")
         return [_row(case, outcome)
                 for (_, case), outcome in zip(cases, outcomes, strict=True)]
     groups = [(f"what-if {w or BASE}",
-               WhatIfGroup(instance, w, tuple(strategies), overrides or {}))
+               WhatIfGroup(instance, w, tuple(strategies), overrides or {},
+                           choice or SolverChoice()))
               for w in whatifs]
     outcomes = run_batch(solve_whatif_group, groups, executor, progress, "compare")
     by_case: dict[tuple[str | None, str | None], CompareRow] = {}

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from resilience.analyses.batch import run_batch
+from resilience.api import SolverChoice
 from resilience.domain import Instance
 from resilience.errors import InputError, Problem
 from resilience.schema import normalise_name
@@ -159,16 +160,18 @@ def _stockpile(frames, instance: Instance, problems: list[Problem]) -> dict[str,
     return {}
 
 
-def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
-                  ) -> dict[str, Any]:
-    """Worker task: the fixed plan under one what-if, and the re-optimised plan."""
+def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None,
+                                  SolverChoice]) -> dict[str, Any]:
+    """Worker task: the fixed plan under one what-if, and the re-optimised plan. A
+    user's extra constraints are planning rules, like Policies: they shape the
+    re-optimised plan, not the plan held fixed."""
     from resilience.analyses.compare import case_figures
-    from resilience.api import hand_to_solver, solve_built, solve_case
+    from resilience.api import hand_to_solver, solve_built, solve_with
     from resilience.cases import prepare_case
     from resilience.formulation.build import build_model
     from resilience.formulation.fixing import fix_first_stage
 
-    instance, plan, strategy, whatif = payload
+    instance, plan, strategy, whatif, choice = payload
     case = prepare_case(instance, strategy=strategy, whatif=whatif)
     embargoed = _embargoed_offers(case, whatif)
     held = dataclasses.replace(
@@ -177,10 +180,10 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None]
                                          capacity=0.0 if i in embargoed else o.capacity)
                      for i, o in enumerate(case.offers)))
     built = build_model(held)
-    session = hand_to_solver(built)
+    session = hand_to_solver(built, choice.without_extra())
     clipped = fix_first_stage(built, session, plan.lines, plan.stockpile)
     fixed = solve_built(built, session, held, with_duals=False, planning_rules=False)
-    best = solve_case(case)
+    best = solve_with(case, choice)
     fixed_figures = case_figures(fixed)
     best_figures = case_figures(best)
     return {
@@ -208,8 +211,10 @@ def _embargoed_offers(case: Instance, whatif: str | None) -> set[int]:
 
 def evaluate(instance: Instance, plan: FixedPlan, whatifs: Sequence[str | None],
              strategy: str | None = None, executor: Executor | None = None,
-             progress: bool = False) -> list[EvaluateRow]:
-    cases = [(w or "base", (instance, plan, strategy, w)) for w in whatifs]
+             progress: bool = False, choice: SolverChoice | None = None
+             ) -> list[EvaluateRow]:
+    choice = choice or SolverChoice()
+    cases = [(w or "base", (instance, plan, strategy, w, choice)) for w in whatifs]
     outcomes = run_batch(evaluate_case, cases, executor, progress, "evaluate")
     rows = []
     for (label, _), outcome in zip(cases, outcomes, strict=True):

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from resilience.analyses.batch import run_batch
+from resilience.api import SolverChoice
 from resilience.domain import Instance
 
 
@@ -49,44 +50,43 @@ def _figures(result) -> dict[str, Any]:
     return figures
 
 
-def hhi_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
-    """Worker task: build the model with a uniform HHI row once, solve each limit."""
-    from resilience.api import hand_to_solver, solve_built
-    from resilience.formulation.build import build_model
-    from resilience.formulation.sweeps import uniform_hhi_rows, with_uniform_hhi
+def hhi_chunk(payload: tuple) -> list[dict[str, Any]]:
+    """Worker task on (instance, limits[, solver choice]): build the model with a
+    uniform HHI row once, solve each limit."""
+    from resilience.api import build_for, hand_to_solver, solve_built
+    from resilience.formulation.sweeps import apply_uniform_hhi, with_uniform_hhi
 
-    instance, limits = payload
+    instance, limits, *rest = payload
+    choice = rest[0] if rest else SolverChoice()
     case = with_uniform_hhi(instance)
-    built = build_model(case)
-    session = hand_to_solver(built)
-    rows, demand = uniform_hhi_rows(built)
+    built = build_for(case, choice)
+    session = hand_to_solver(built, choice)
     points = []
     for i, limit in enumerate(limits):
-        session.set_row_bounds("policy_hhi", rows, np.full(len(rows), -np.inf),
-                               limit * demand)
-        current = with_uniform_hhi(instance, limit)
+        current = apply_uniform_hhi(built, session, instance, limit)
         points.append(_solve_point(partial(solve_built, built, session, current,
-                                           reused=i > 0), limit))
+                                           reused=i > 0, extras=choice.extra is not None),
+                                   limit))
     return points
 
 
-def risk_chunk(payload: tuple[Instance, list[float]]) -> list[dict[str, Any]]:
-    """Worker task: build once with CVaR columns, re-cost them for each λ."""
-    from resilience.api import hand_to_solver, solve_built
-    from resilience.formulation.build import build_model
-    from resilience.formulation.sweeps import risk_costs
+def risk_chunk(payload: tuple) -> list[dict[str, Any]]:
+    """Worker task on (instance, λs[, solver choice]): build once with CVaR columns,
+    re-cost them for each λ."""
+    from resilience.api import build_for, hand_to_solver, solve_built
+    from resilience.formulation.sweeps import apply_risk_aversion
 
-    instance, lambdas = payload
+    instance, lambdas, *rest = payload
+    choice = rest[0] if rest else SolverChoice()
     base = _with_risk(instance, 0.5)
-    built = build_model(base)
-    session = hand_to_solver(built)
+    built = build_for(base, choice)
+    session = hand_to_solver(built, choice)
     points = []
     for i, lam in enumerate(lambdas):
-        columns, costs = risk_costs(built, lam)
-        session.set_costs(columns, costs)
-        current = _with_risk(instance, lam)
+        current = apply_risk_aversion(built, session, instance, lam)
         points.append(_solve_point(partial(solve_built, built, session, current,
-                                           reused=i > 0), lam))
+                                           reused=i > 0, extras=choice.extra is not None),
+                                   lam))
     return points
 
 
@@ -108,14 +108,15 @@ def _solve_point(solve, parameter: float) -> dict[str, Any]:
     return {"parameter": parameter, "ok": True, "figures": figures}
 
 
-def hhi_floor(instance: Instance) -> float:
+def hhi_floor(instance: Instance, choice: SolverChoice | None = None) -> float:
     """The lowest uniform (chord) HHI limit at which firm orders still cover
-    min(D_m, eligible capacity)."""
+    min(D_m, eligible capacity), under the workbook's rules (a user's extra constraints
+    shape the points of the sweep, not where it ends)."""
     from resilience.api import hand_to_solver
     from resilience.formulation.sweeps import build_hhi_floor_model
 
     built = build_hhi_floor_model(instance)
-    session = hand_to_solver(built)
+    session = hand_to_solver(built, (choice or SolverChoice()).without_extra())
     outcome = session.solve()
     if not outcome.status.has_plan:
         from resilience.errors import InfeasibleError
@@ -127,15 +128,17 @@ def hhi_floor(instance: Instance) -> float:
 
 
 def frontier(instance: Instance, points: int = 11, executor: Executor | None = None,
-             workers: int = 1, progress: bool = False) -> Frontier:
-    from resilience.api import solve_case
+             workers: int = 1, progress: bool = False,
+             choice: SolverChoice | None = None) -> Frontier:
+    from resilience.api import solve_with
 
-    base = solve_case(instance, with_duals=False)
+    choice = choice or SolverChoice()
+    base = solve_with(instance, choice, with_duals=False)
     # Start where the cost-optimal plan stands in the model's own (chord) measure, so the
     # first point is that plan; its exact HHI is at most this.
     top = max((_chord_hhi(by_country.values()) for stages in base.verification.shares.values()
                for by_country in stages.values()), default=0.0)
-    floor = min(hhi_floor(instance), top)
+    floor = min(hhi_floor(instance, choice), top)
     limits = list(np.linspace(top, floor, points)) if points > 1 else [top]
     lambdas = list(np.linspace(0.0, 1.0, points)) if points > 1 else [0.0]
     chunks = max(1, min(workers, points))
@@ -145,11 +148,11 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
         for c, part in enumerate(np.array_split(np.array(values), chunks)):
             if len(part):
                 cases.append((f"{name} chunk {c + 1}", (name, task, instance,
-                                                        [float(v) for v in part])))
+                                                        [float(v) for v in part], choice)))
     outcomes = run_batch(_run_chunk, cases, executor, progress, "frontier")
     hhi_points: list[FrontierPoint] = []
     risk_points: list[FrontierPoint] = []
-    for (_, (name, _, _, values)), outcome in zip(cases, outcomes, strict=True):
+    for (_, (name, _, _, values, _)), outcome in zip(cases, outcomes, strict=True):
         target = hhi_points if name == "hhi" else risk_points
         if not outcome.ok:
             target.extend(FrontierPoint(name, v, False, outcome.reason) for v in values)
@@ -175,8 +178,8 @@ def _chord_hhi(shares) -> float:
 
 
 def _run_chunk(payload):
-    name, task, instance, values = payload
-    return task((instance, values))
+    name, task, instance, values, choice = payload
+    return task((instance, values, choice))
 
 
 def _mark_knee(points: list[FrontierPoint], risk_key: str) -> list[FrontierPoint]:

@@ -94,26 +94,9 @@ def model_data(instance: Instance) -> ModelData:
 def excluded_offers(instance: Instance) -> np.ndarray:
     """Offers an active `exclude` row forbids: its stage country is the target or
     carries the target tag (stage `both`: either country)."""
-    offers = instance.offers
-    excluded = np.zeros(len(offers), dtype=bool)
-    for policy in instance.active_policies():
-        if policy.rule != "exclude":
-            continue
-        members = _target_countries(instance, policy.target, policy.target_kind)
-        for i, o in enumerate(offers):
-            if policy.material not in ("*", o.material):
-                continue
-            if any(o.stage_country(stage) in members for stage in policy.stages):
-                excluded[i] = True
-    return excluded
-
-
-def _target_countries(instance: Instance, target: str, kind: str) -> frozenset[str]:
-    if kind == "*":
-        return frozenset(c.id for c in instance.countries)
-    if kind == "group":
-        return frozenset(instance.group_members(target))
-    return frozenset((target,))
+    rules = [p for p in instance.active_policies() if p.rule == "exclude"]
+    return np.array([any(instance.excludes(p, o) for p in rules) for o in instance.offers],
+                    dtype=bool)
 
 
 def _disrupted_pairs(instance: Instance, scenarios: tuple[Scenario, ...]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel
 
 
@@ -25,9 +26,10 @@ def describe_conflict(built: BuiltModel, rows: np.ndarray | None,
     seen = set()
     for row in sorted(int(r) for r in rows):
         block, local = layout.locate_row(row)
-        if block.name not in ("policy_share", "policy_hhi") or not block.owners:
+        if block.name not in (F.POLICY_SHARE, F.POLICY_HHI) or not block.owners:
             continue
-        _, p_index, m, label, stage = block.owners[local]
+        owner = block.owners[local]
+        p_index, m, label, stage = owner.policy_index, owner.material, owner.label, owner.stage
         if (p_index, m, label, stage) in seen:
             continue
         seen.add((p_index, m, label, stage))
@@ -59,7 +61,7 @@ def describe_conflict(built: BuiltModel, rows: np.ndarray | None,
 
 
 def _offers_of_columns(built: BuiltModel, cols: np.ndarray) -> list[int]:
-    x = built.layout.columns["firm_order"]
+    x = built.layout.columns[F.FIRM_ORDER]
     return [int(c - x.start) for c in cols if x.start <= c < x.start + x.size]
 
 

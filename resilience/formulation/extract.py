@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from resilience.domain import PlanLine, PolicyCost, ScenarioOutcome
+from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel
 
 NOISE = 1e-9
@@ -29,13 +30,13 @@ def extract_plan(built: BuiltModel, values: np.ndarray) -> tuple[tuple[PlanLine,
     data = built.data
     offers = data.instance.offers
     demand_of_offer = data.demand[data.offer_material]
-    x = _clean(_values(built, values, "firm_order"), demand_of_offer)
+    x = _clean(_values(built, values, F.FIRM_ORDER), demand_of_offer)
     reserve = np.zeros(data.n_offers)
-    reserve[built.layout.maps["reserve"]] = _values(built, values, "reserve")
+    reserve[built.layout.maps[F.RESERVE]] = _values(built, values, F.RESERVE)
     reserve = _clean(reserve, demand_of_offer)
     # A contract with nothing ordered or reserved is a solver's free choice when its fixed
     # cost is zero; it means nothing to a buyer, so it is not reported as a contract.
-    y = (_values(built, values, "contract") > 0.5) & ((x > 0) | (reserve > 0))
+    y = (_values(built, values, F.CONTRACT) > 0.5) & ((x > 0) | (reserve > 0))
     lines = tuple(
         PlanLine(
             supplier=o.supplier, material=o.material, country=o.country,
@@ -47,8 +48,8 @@ def extract_plan(built: BuiltModel, values: np.ndarray) -> tuple[tuple[PlanLine,
     )
     stock = {m: 0.0 for m in data.material_ids if not np.isnan(
         data.stock_cost[data.material_ids.index(m)])}
-    held = _values(built, values, "stock_held")
-    for j, m in enumerate(built.layout.maps["stock_held"]):
+    held = _values(built, values, F.STOCK_HELD)
+    for j, m in enumerate(built.layout.maps[F.STOCK_HELD]):
         stock[data.material_ids[m]] = float(_clean(held[j:j + 1], data.demand[m])[0])
     return lines, stock
 
@@ -58,16 +59,16 @@ def extract_scenarios(built: BuiltModel, values: np.ndarray) -> tuple[ScenarioOu
     scenarios outside the tail; the verifier recomputes the least-cost recourse)."""
     data, layout = built.data, built.layout
     n_m = data.n_materials
-    shortage = _values(built, values, "shortage").reshape(data.n_scenarios, n_m)
+    shortage = _values(built, values, F.SHORTAGE).reshape(data.n_scenarios, n_m)
     drawn = np.zeros((data.n_scenarios, n_m))
-    keys = layout.maps["stock_drawn"]
-    drawn[keys // n_m, keys % n_m] = _values(built, values, "stock_drawn")
+    keys = layout.maps[F.STOCK_DRAWN]
+    drawn[keys // n_m, keys % n_m] = _values(built, values, F.STOCK_DRAWN)
     backup = np.zeros((data.n_scenarios, n_m))
-    k, j = layout.maps["backup"]
-    called = _values(built, values, "backup")
-    np.add.at(backup, (k, data.offer_material[layout.maps["reserve"][j]]), called)
+    k, j = layout.maps[F.BACKUP]
+    called = _values(built, values, F.BACKUP)
+    np.add.at(backup, (k, data.offer_material[layout.maps[F.RESERVE][j]]), called)
     backup_cost = np.zeros(data.n_scenarios)
-    np.add.at(backup_cost, k, called * data.landed_cost[layout.maps["reserve"][j]])
+    np.add.at(backup_cost, k, called * data.landed_cost[layout.maps[F.RESERVE][j]])
     outcomes = []
     for s, scenario in enumerate(data.scenarios):
         short = _clean(shortage[s], data.demand)
@@ -86,7 +87,7 @@ def extract_scenarios(built: BuiltModel, values: np.ndarray) -> tuple[ScenarioOu
 def policy_rows(built: BuiltModel) -> list[tuple[str, int, tuple]]:
     """(family, local row, owner) for every row that a Policies row created."""
     rows = []
-    for family in ("policy_share", "policy_hhi"):
+    for family in (F.POLICY_SHARE, F.POLICY_HHI):
         block = built.layout.row_blocks.get(family)
         if block is None:
             continue
@@ -108,16 +109,16 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
         family: np.bincount(block.rows, weights=values[block.cols] * block.vals,
                             minlength=block.size)
         for family, block in layout.row_blocks.items()
-        if family in ("policy_share", "policy_hhi")
+        if family in (F.POLICY_SHARE, F.POLICY_HHI)
     }
     for family, local, owner in policy_rows(built):
-        _, p_index, m, label, stage = owner
+        p_index, m, label, stage = owner.policy_index, owner.material, owner.label, owner.stage
         if active is not None and p_index not in active:
             continue
         policy = instance.policies[p_index]
         lhs = float(activity[family][local])
         demand = data.demand[m]
-        if family == "policy_hhi":
+        if family == F.POLICY_HHI:
             achieved = 10_000.0 * lhs / demand  # 10,000 Σ τ / D: the chord HHI
             limit = float(policy.value)
             per_unit = demand / 10_000.0  # rhs is v D_m / 10,000: per HHI point
@@ -127,7 +128,7 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
             per_unit = demand / 100.0  # one percentage point of share
         is_max = policy.rule != "min_group_share"
         slack = (limit - achieved) if is_max else (achieved - limit)
-        scale = 10_000.0 if family == "policy_hhi" else 1.0
+        scale = 10_000.0 if family == F.POLICY_HHI else 1.0
         binding = slack <= 1e-6 * scale
         cost = None
         if duals is not None and family in built.form.row_families:

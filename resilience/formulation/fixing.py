@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel
 
 
@@ -42,22 +43,22 @@ def fix_first_stage(built: BuiltModel, session, lines, stockpile: dict[str, floa
                            f"{left:,.6g}")
         r[i] = min(reserve, left)
     y = ((x > 0) | (r > 0)).astype(float)
-    _fix(session, layout.columns["contract"].index, y)
-    _fix(session, layout.columns["firm_order"].index, x)
-    reservable = layout.maps["reserve"]
-    _fix(session, layout.columns["reserve"].index, r[reservable])
-    held = np.zeros(len(layout.maps["stock_held"]))
-    for j, m in enumerate(layout.maps["stock_held"]):
+    _fix(session, layout.columns[F.CONTRACT].index, y)
+    _fix(session, layout.columns[F.FIRM_ORDER].index, x)
+    reservable = layout.maps[F.RESERVE]
+    _fix(session, layout.columns[F.RESERVE].index, r[reservable])
+    held = np.zeros(len(layout.maps[F.STOCK_HELD]))
+    for j, m in enumerate(layout.maps[F.STOCK_HELD]):
         wanted = stockpile.get(data.material_ids[m], 0.0)
         cap = data.stock_cap[m]
         if wanted > cap + 1e-9:
             clipped.append(f"{data.material_ids[m]}: stock {wanted:,.6g} cut to its cap "
                            f"{cap:,.6g}")
         held[j] = min(wanted, cap)
-    _fix(session, layout.columns["stock_held"].index, held)
+    _fix(session, layout.columns[F.STOCK_HELD].index, held)
     totals = np.zeros(data.n_materials)
     np.add.at(totals, data.offer_material, x)
-    session.set_column_bounds(layout.columns["firm_total"].index, np.zeros(data.n_materials),
+    session.set_column_bounds(layout.columns[F.FIRM_TOTAL].index, np.zeros(data.n_materials),
                               np.maximum(data.demand, totals))
     return clipped
 

@@ -33,6 +33,30 @@ class ColumnBlock:
         return np.arange(self.start, self.start + self.size, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class PolicyRowOwner:
+    """A row that a Policies row created: which policy, on which material (index into
+    the model's materials), which country or group it measures ("" for an HHI limit)
+    and at which stage."""
+
+    policy_index: int
+    material: int
+    label: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class ChordRowOwner:
+    """An HHI chord row: the square of one country's share in one material and stage."""
+
+    material: int
+    stage: str
+    country: str
+
+
+RowOwner = PolicyRowOwner | ChordRowOwner
+
+
 @dataclass
 class RowBlock:
     """Rows lower ≤ A x ≤ upper; ``owners`` says what each row belongs to (for duals and
@@ -46,7 +70,7 @@ class RowBlock:
     vals: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    owners: list[tuple] = field(default_factory=list)  # policy families only
+    owners: list[RowOwner] = field(default_factory=list)  # policy families only
 
 
 @dataclass
@@ -74,7 +98,7 @@ class Layout:
         return block
 
     def add_rows(self, name: str, size: int, rows, cols, vals, lower, upper,
-                 owners: list[tuple] | None = None) -> RowBlock:
+                 owners: list[RowOwner] | None = None) -> RowBlock:
         if size == 0:
             return RowBlock(name, self.n_rows, 0, *(np.zeros(0),) * 5)
         block = RowBlock(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from resilience.domain import HHI_BREAKPOINT_STEP
+from resilience.formulation import families as F
 from resilience.formulation.data import ModelData
-from resilience.formulation.layout import Layout
+from resilience.formulation.layout import ChordRowOwner, Layout, PolicyRowOwner
 
 
 def _offers_by_stage_country(data: ModelData) -> dict[tuple[int, str, str], list[int]]:
@@ -42,24 +43,20 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
     """
     instance = data.instance
     table = _offers_by_stage_country(data)
-    x = layout.columns["firm_order"].index
+    x = layout.columns[F.FIRM_ORDER].index
     rows: list[int] = []
     cols: list[int] = []
     lower: list[float] = []
     upper: list[float] = []
-    owners: list[tuple] = []
+    owners: list[PolicyRowOwner] = []
     all_countries = [c.id for c in instance.countries]
     active = _active(instance)
     for p_index, policy in enumerate(instance.policies):
         if id(policy) not in active or policy.rule not in (
                 "max_country_share", "min_group_share", "max_group_share"):
             continue
-        if policy.target_kind == "*":
-            members = all_countries
-        elif policy.target_kind == "group":
-            members = list(instance.group_members(policy.target))
-        else:
-            members = [policy.target]
+        targets = instance.target_countries(policy)
+        members = [c for c in all_countries if c in targets]
         if policy.rule == "max_country_share":
             units = [(c, [c]) for c in members]
         else:
@@ -77,8 +74,8 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
                     cols.extend(int(x[i]) for i in offers)
                     lower.append(limit if is_min else -np.inf)
                     upper.append(np.inf if is_min else limit)
-                    owners.append(("policy", p_index, m, label, stage))
-    layout.add_rows("policy_share", len(owners), rows, cols, np.ones(len(rows)),
+                    owners.append(PolicyRowOwner(p_index, m, label, stage))
+    layout.add_rows(F.POLICY_SHARE, len(owners), rows, cols, np.ones(len(rows)),
                     np.array(lower), np.array(upper), owners=owners)
 
 
@@ -96,7 +93,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     """
     instance = data.instance
     table = _offers_by_stage_country(data)
-    x = layout.columns["firm_order"].index
+    x = layout.columns[F.FIRM_ORDER].index
     active = _active(instance)
     hhi_policies = [(i, p) for i, p in enumerate(instance.policies)
                     if p.rule == "max_hhi" and id(p) in active]
@@ -110,7 +107,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                 needed.setdefault((m, stage), sorted(countries_of.get((m, stage), ())))
     keys = [(m, stage, c) for (m, stage), countries in needed.items() for c in countries]
     demand_of_key = np.array([data.demand[m] for m, _, _ in keys])
-    tau = layout.add_columns("hhi_square", len(keys), 0.0, demand_of_key,
+    tau = layout.add_columns(F.HHI_SQUARE, len(keys), 0.0, demand_of_key,
                              scale=demand_of_key)
     tau_of = {key: int(tau.start + i) for i, key in enumerate(keys)}
     breakpoints = np.round(np.arange(0, 1 + 1e-9, HHI_BREAKPOINT_STEP), 10)
@@ -118,7 +115,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     cols: list[int] = []
     vals: list[float] = []
     lower: list[float] = []
-    owners: list[tuple] = []
+    owners: list = []
     for m, stage, c in keys:
         offers = table[(m, stage, c)]
         reach = min(1.0, sum(data.capacity[i] for i in offers) / data.demand[m])
@@ -132,8 +129,8 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
             cols.extend(int(x[i]) for i in offers)
             vals.extend([-(lo + hi)] * len(offers))
             lower.append(-lo * hi * data.demand[m])
-            owners.append(("hhi_chord", m, stage, c))
-    layout.add_rows("hhi_chord", len(owners), rows, cols, vals, np.array(lower), np.inf,
+            owners.append(ChordRowOwner(m, stage, c))
+    layout.add_rows(F.HHI_CHORD, len(owners), rows, cols, vals, np.array(lower), np.inf,
                     owners=owners)
     rows, cols, vals, upper, owners = [], [], [], [], []
     for p_index, policy in hhi_policies:
@@ -145,8 +142,8 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                 cols.extend(tau_of[(m, stage, c)] for c in members)
                 vals.extend([1.0] * len(members))
                 upper.append(policy.value / 10_000.0 * data.demand[m])
-                owners.append(("policy", p_index, m, "", stage))
-    layout.add_rows("policy_hhi", len(owners), rows, cols, vals, -np.inf, np.array(upper),
+                owners.append(PolicyRowOwner(p_index, m, "", stage))
+    layout.add_rows(F.POLICY_HHI, len(owners), rows, cols, vals, -np.inf, np.array(upper),
                     owners=owners)
 
 

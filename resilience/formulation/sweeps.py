@@ -13,8 +13,10 @@ import dataclasses
 import numpy as np
 
 from resilience.domain import Instance, Policy
+from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel, build_layout
 from resilience.formulation.layout import Layout
+from resilience.formulation.recourse import cvar_costs, recourse_costs
 
 FRONTIER_POLICY_NAME = "frontier: uniform HHI limit"
 
@@ -30,10 +32,29 @@ def uniform_hhi_rows(built: BuiltModel) -> tuple[np.ndarray, np.ndarray]:
     """Local rows of `policy_hhi` created by the uniform limit, and each row's right-hand
     side per HHI point, D_m / 10,000 (the right-hand side is limit × D_m / 10,000)."""
     index = len(built.data.instance.policies) - 1
-    block = built.layout.row_blocks["policy_hhi"]
-    rows = [i for i, owner in enumerate(block.owners) if owner[1] == index]
-    demand = np.array([built.data.demand[block.owners[i][2]] for i in rows]) / 10_000.0
+    block = built.layout.row_blocks[F.POLICY_HHI]
+    rows = [i for i, owner in enumerate(block.owners) if owner.policy_index == index]
+    demand = np.array([built.data.demand[block.owners[i].material] for i in rows]) / 10_000.0
     return np.array(rows, dtype=np.int64), demand
+
+
+def apply_uniform_hhi(built: BuiltModel, session, instance: Instance, limit: float
+                      ) -> Instance:
+    """Set the uniform HHI limit of a model built on `with_uniform_hhi(instance)` (form
+    and solver alike) and return the case the model now stands for."""
+    rows, per_point = uniform_hhi_rows(built)
+    session.set_row_bounds(F.POLICY_HHI, rows, np.full(len(rows), -np.inf),
+                           limit * per_point)
+    return with_uniform_hhi(instance, limit)
+
+
+def apply_risk_aversion(built: BuiltModel, session, instance: Instance,
+                        risk_aversion: float) -> Instance:
+    """Re-cost a model built with λ > 0 for another λ and return that case."""
+    columns, costs = risk_costs(built, risk_aversion)
+    session.set_costs(columns, costs)
+    return dataclasses.replace(instance, settings=dataclasses.replace(
+        instance.settings, risk_aversion=risk_aversion))
 
 
 def build_hhi_floor_model(instance: Instance) -> BuiltModel:
@@ -45,14 +66,14 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
     started = time.perf_counter()
     case = with_uniform_hhi(instance)
     data, layout = build_layout(case)
-    h = layout.add_columns("uniform_hhi", 1, 0.0, 10_000.0, scale=10_000.0)
-    layout.objective = {"uniform_hhi": np.ones(1)}
+    h = layout.add_columns(F.UNIFORM_HHI, 1, 0.0, 10_000.0, scale=10_000.0)
+    layout.objective = {F.UNIFORM_HHI: np.ones(1)}
     _link_uniform_rows_to(layout, data, h.start)
     eligible = np.zeros(data.n_materials)
     np.add.at(eligible, data.offer_material,
               np.where(data.excluded, 0.0, np.minimum(data.capacity,
                                                       data.demand[data.offer_material])))
-    total = layout.columns["firm_total"]
+    total = layout.columns[F.FIRM_TOTAL]
     total.lower = np.minimum(data.demand, eligible) * (1 - 1e-9)
     form = layout.to_standard_form(name="hhi floor")
     return BuiltModel(data, layout, form, time.perf_counter() - started)
@@ -60,10 +81,10 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
 
 def _link_uniform_rows_to(layout: Layout, data, column: int) -> None:
     """Σ_c τ_{m,c} ≤ (v / 10,000) D_m becomes Σ_c τ_{m,c} − (D_m / 10,000) H ≤ 0."""
-    block = layout.row_blocks["policy_hhi"]
+    block = layout.row_blocks[F.POLICY_HHI]
     index = len(data.instance.policies) - 1
-    rows = np.array([i for i, owner in enumerate(block.owners) if owner[1] == index])
-    demand = np.array([data.demand[block.owners[i][2]] for i in rows])
+    rows = np.array([i for i, owner in enumerate(block.owners) if owner.policy_index == index])
+    demand = np.array([data.demand[block.owners[i].material] for i in rows])
     block.rows = np.concatenate([block.rows, rows])
     block.cols = np.concatenate([block.cols, np.full(len(rows), column)])
     block.vals = np.concatenate([block.vals, -demand / 10_000.0])
@@ -76,15 +97,7 @@ def risk_costs(built: BuiltModel, risk_aversion: float) -> tuple[np.ndarray, np.
     data, layout = built.data, built.layout
     alpha = data.instance.settings.cvar_alpha
     weight = (1.0 - risk_aversion) * data.probability
-    n_m = data.n_materials
-    shortage = layout.columns["shortage"]
-    backup = layout.columns["backup"]
-    k, j = layout.maps["backup"]
-    parts = [
-        (shortage.index, np.repeat(weight, n_m) * np.tile(data.penalty, data.n_scenarios)),
-        (backup.index, weight[k] * data.landed_cost[layout.maps["reserve"][j]]),
-        (layout.columns["var_level"].index, np.array([risk_aversion])),
-        (layout.columns["tail_excess"].index,
-         risk_aversion * data.probability / (1.0 - alpha)),
-    ]
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    parts = recourse_costs(layout, data, weight) + cvar_costs(layout, data, risk_aversion,
+                                                               alpha)
+    return (np.concatenate([block.index for block, _ in parts]),
+            np.concatenate([costs for _, costs in parts]))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel
 
-POLICY_FAMILIES = ("policy_share", "policy_hhi")
+POLICY_FAMILIES = (F.POLICY_SHARE, F.POLICY_HHI)
 
 
 class StrategySwitch:
@@ -24,10 +25,10 @@ class StrategySwitch:
         for family in POLICY_FAMILIES:
             block = built.layout.row_blocks.get(family)
             if block is not None and block.size:
-                owner_tags = [tags[owner[1]] for owner in block.owners]
+                owner_tags = [tags[owner.policy_index] for owner in block.owners]
                 self.rows[family] = (block.lower.copy(), block.upper.copy(), owner_tags)
         self.columns = {name: built.layout.columns[name].upper.copy()
-                        for name in ("contract", "firm_order", "reserve")}
+                        for name in (F.CONTRACT, F.FIRM_ORDER, F.RESERVE)}
 
     def select(self, session, strategy: str | None, excluded: np.ndarray) -> set[int]:
         """Switch the session to `strategy`; `excluded` flags the offers its exclude rows
@@ -41,7 +42,7 @@ class StrategySwitch:
             block = layout.columns[name]
             if not block.size:
                 continue
-            forbid = excluded if name != "reserve" else excluded[layout.maps["reserve"]]
+            forbid = excluded if name != F.RESERVE else excluded[layout.maps[F.RESERVE]]
             session.set_column_bounds(block.index, block.lower,
                                       np.where(forbid, 0.0, upper))
         return {i for i, t in enumerate(self.tags) if t is None or t == strategy}

@@ -9,10 +9,6 @@ import math
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def is_risky_text(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
-
-
 def set_value(cell, value: object) -> None:
     """Assign a value to an openpyxl cell; strings are always stored as text."""
     if isinstance(value, float) and not math.isfinite(value):
