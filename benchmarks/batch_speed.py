@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     # import it themselves, inside their first task).
     import resilience.analyses.compare  # noqa: F401
     import resilience.formulation.build  # noqa: F401
-    import resilience.solver  # noqa: F401
+    import resilience.solver.highs  # noqa: F401
 
     if args.only in (None, "compare"):
         for mode in args.modes.split(","):
@@ -460,18 +460,22 @@ def _option(text: str) -> tuple[str, object]:
 
 def patch_highs_options(options: dict[str, object]) -> None:
     """Experiment only: every HighsSession created in this process (and in processes
-    forked from it) gets these HiGHS options after the product's own."""
-    from resilience import solver
+    forked from it) gets these HiGHS options after the product's own. Auxiliary `Highs`
+    objects (fixed-LP duals, relaxation) keep the product's options."""
+    from resilience.solver.highs import HighsSession
 
-    original = solver.HighsSession.__init__
+    original = HighsSession.__init__
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
+        if self._highs is None:  # a big form, solved in a child process: its options
+            self.worker_options.update(options)
+            return
         for name, value in options.items():
             if str(self._highs.setOptionValue(name, value)) != "HighsStatus.kOk":
                 raise ValueError(f"HiGHS refused option {name}={value!r}")
 
-    solver.HighsSession.__init__ = __init__
+    HighsSession.__init__ = __init__
     print(f"HiGHS options patched in: {options}", flush=True)
 
 

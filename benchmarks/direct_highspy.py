@@ -1,6 +1,6 @@
 """The product's model (SPEC §3, as written in resilience/formulation) built straight from
-numpy arrays into `highspy.Highs().passModel(...)`: no Layout, no Pyomo, no code shared
-with the package except the domain dataclasses it reads.
+numpy arrays into `highspy.Highs().passModel(...)`: no Layout, no StandardForm, no code
+shared with the package except the domain dataclasses it reads.
 
 It is the yardstick for the build-speed benchmark, so it is written the way a careful
 engineer would write a one-off direct build: one pass over the domain objects to pull
@@ -8,7 +8,7 @@ out flat arrays, then every family of columns and rows as a handful of numpy ope
 then one CSR matrix handed to HiGHS.
 
 Columns and rows come in the same families and the same order as the product's
-(resilience/formulation/build.py), which is what lets `check` compare the two models
+(resilience/formulation/build.py), which is what lets `main` compare the two models
 entry by entry, not only by their sizes:
 
     columns  contract y, firm_order x, reserve r, stock_held h, firm_total X, lost ℓ,
@@ -17,10 +17,23 @@ entry by entry, not only by their sizes:
              backup_limit, draw_within_stock, draw_within_loss, demand_cover, [cvar_tail],
              policy_share, hhi_chord, policy_hhi
 
+It hands HiGHS the model unscaled, in the workbook's units. The product hands HiGHS a
+scaled copy of its standard form (column scales: powers of two near each material's
+demand; one money scale; row scales), so the check compares the product's unscaled
+`StandardForm` (`built.form`) with what HiGHS holds from the direct build, not the two
+HiGHS models.
+
 Run `python -m benchmarks.direct_highspy [--sizes small,medium,large] [--no-solve]`
-from the repository root: for each size it builds both models, compares them (rows,
-columns, nonzeros, then every coefficient, bound and cost), and on `small` solves both
-to optimality and prints both objectives.
+from the repository root: for each size it builds both models and checks
+
+1. the product's form against the direct model: rows, columns, nonzeros, then every
+   coefficient, bound, cost and integrality flag (bit for bit, or else to 1e-12);
+2. that the scaling loses nothing: `form.scaling()` multiplied back by its scales is the
+   form, bit for bit;
+3. that the product's session handed HiGHS exactly `form.scaling()` (`getLp()` of the
+   session's private `_highs`);
+
+and on `small` solves both to optimality and prints both objectives.
 """
 
 from __future__ import annotations
@@ -150,7 +163,10 @@ def extract(instance: Instance) -> Arrays:
 
 # ---- 2. arrays → standard form -------------------------------------------------------
 @dataclass
-class StandardForm:
+class DirectForm:
+    """The direct build's own standard form, piece by piece (no relation to the
+    product's `StandardForm`)."""
+
     col_cost: list = field(default_factory=list)
     col_lower: list = field(default_factory=list)
     col_upper: list = field(default_factory=list)
@@ -222,10 +238,10 @@ def ragged_arange(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - counts, counts)
 
 
-def assemble(a: Arrays) -> StandardForm:
+def assemble(a: Arrays) -> DirectForm:
     n_m, n_c, n_o, n_k = a.n_m, a.n_c, a.n_o, a.n_k
     lam = a.risk_aversion
-    sf = StandardForm()
+    sf = DirectForm()
     demand_o = a.demand[a.om]
     stage_country = (a.oc, a.oq)
 
@@ -465,7 +481,7 @@ def quiet_highs() -> highspy.Highs:
 @dataclass
 class DirectModel:
     highs: highspy.Highs
-    form: StandardForm
+    form: DirectForm
     seconds: dict[str, float]
 
 
@@ -494,8 +510,12 @@ def lp_arrays(h: highspy.Highs):
 
     lp = h.getLp()
     a = lp.a_matrix_
-    matrix = sp.csc_matrix((np.asarray(a.value_, float), np.asarray(a.index_, np.int64),
-                            np.asarray(a.start_, np.int64)), shape=(lp.num_row_, lp.num_col_))
+    arrays = (np.asarray(a.value_, float), np.asarray(a.index_, np.int64),
+              np.asarray(a.start_, np.int64))
+    shape = (lp.num_row_, lp.num_col_)
+    rowwise = a.format_ == highspy.MatrixFormat.kRowwise
+    matrix = sp.csr_matrix(arrays, shape=shape) if rowwise else sp.csc_matrix(arrays,
+                                                                              shape=shape)
     vectors = {
         "col_cost": np.asarray(lp.col_cost_, float),
         "col_lower": np.asarray(lp.col_lower_, float),
@@ -507,10 +527,48 @@ def lp_arrays(h: highspy.Highs):
     return matrix, vectors
 
 
-def compare(product: highspy.Highs, direct: highspy.Highs, rtol: float = 1e-12) -> list[str]:
-    """Differences between two HiGHS models, entry by entry (empty list: identical)."""
-    pa, pv = lp_arrays(product)
-    da, dv = lp_arrays(direct)
+def form_arrays(form):
+    """The product's standard form (unscaled, the workbook's units), in `lp_arrays`' shape."""
+    return form.matrix, {
+        "col_cost": np.asarray(form.costs, float),
+        "col_lower": np.asarray(form.col_lower, float),
+        "col_upper": np.asarray(form.col_upper, float),
+        "row_lower": np.asarray(form.row_lower, float),
+        "row_upper": np.asarray(form.row_upper, float),
+        "integrality": np.asarray(form.integer, dtype=int),
+    }
+
+
+def scaled_arrays(form):
+    """What the product's session hands HiGHS: `form.scaling()`, in `lp_arrays`' shape."""
+    s = form.scaling()
+    return s.matrix, {
+        "col_cost": s.costs, "col_lower": s.col_lower, "col_upper": s.col_upper,
+        "row_lower": s.row_lower, "row_upper": s.row_upper,
+        "integrality": np.asarray(form.integer, dtype=int),
+    }
+
+
+def unscaled_arrays(form):
+    """`form.scaling()` multiplied back by its scales. The scales are powers of two, so
+    this is the form again, bit for bit, if the scaling loses nothing."""
+    import scipy.sparse as sp
+
+    s = form.scaling()
+    matrix = sp.csr_matrix(sp.diags(s.row_scale) @ s.matrix @ sp.diags(1.0 / s.col_scale))
+    return matrix, {
+        "col_cost": s.costs * s.cost_scale / s.col_scale,
+        "col_lower": s.col_lower * s.col_scale, "col_upper": s.col_upper * s.col_scale,
+        "row_lower": s.row_lower * s.row_scale, "row_upper": s.row_upper * s.row_scale,
+        "integrality": np.asarray(form.integer, dtype=int),
+    }
+
+
+def compare(product, direct, rtol: float = 1e-12) -> list[str]:
+    """Differences between two models given as (matrix, vectors), entry by entry (empty
+    list: identical). With rtol 0 the comparison is exact."""
+    pa, pv = product
+    da, dv = direct
     problems = []
     if pa.shape != da.shape:
         return [f"shape: product {pa.shape} vs direct {da.shape}"]
@@ -546,10 +604,12 @@ def solve_highs(h: highspy.Highs, time_limit: float, gap: float) -> tuple[str, f
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import inspect
 
     from benchmarks.instances import SIZES, describe, generate
     from resilience.formulation.build import build_model
-    from resilience.solver import HighsSession
+    from resilience.solver import SolverOptions
+    from resilience.solver.highs import HighsSession
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="small,medium,large")
@@ -564,22 +624,46 @@ def main(argv: list[str] | None = None) -> int:
         instance = generate(size, args.seed)
         print(f"== {size}: {describe(instance)}")
         built = build_model(instance)
-        session = HighsSession(built.pyomo, threads=1)
+        form = built.form
+        options = SolverOptions(time_limit=args.time_limit, mip_gap=0.0, threads=1)
+        # In process, so that `session._highs` holds the model: by default a big form is
+        # left to a child process at solve time (`isolate`, where the session has it).
+        in_process = {"isolate": False} if "isolate" in inspect.signature(
+            HighsSession.__init__).parameters else {}
+        session = HighsSession(form, options, **in_process)
         direct = build(instance)
         product_highs = session._highs  # the model exactly as the product handed it over
-        p_counts = (product_highs.getNumRow(), product_highs.getNumCol(),
-                    product_highs.getNumNz())
+        p_counts = (form.n_rows, form.n_cols, form.nnz)
         d_counts = (direct.highs.getNumRow(), direct.highs.getNumCol(), direct.highs.getNumNz())
-        print(f"   rows/cols/nnz  product {p_counts}  direct {d_counts}  "
+        print(f"   rows/cols/nnz  product form {p_counts}  direct {d_counts}  "
               f"{'same' if p_counts == d_counts else 'DIFFERENT'}")
-        problems = compare(product_highs, direct.highs)
-        print("   entry by entry: " + ("identical (matrix, bounds, costs, integrality)"
-                                      if not problems else "; ".join(problems)))
-        failures += bool(problems) or p_counts != d_counts
+        # 1. the product's unscaled form against what HiGHS holds from the direct build
+        exact = compare(form_arrays(form), lp_arrays(direct.highs), rtol=0.0)
+        # not bit for bit (summation order, say): the same model if equal to rounding
+        problems = compare(form_arrays(form), lp_arrays(direct.highs)) if exact else []
+        print("   form vs direct, entry by entry: "
+              + ("identical, bit for bit (matrix, bounds, costs, integrality)" if not exact
+                 else "identical to 1e-12 relative, not bit for bit: " + "; ".join(exact)
+                 if not problems else "; ".join(problems)))
+        # 2. the scaling is exact: multiplied back by its power-of-two scales, the scaled
+        #    arrays are the form bit for bit
+        s = form.scaling_structure()
+        unscaled = compare(unscaled_arrays(form), form_arrays(form), rtol=0.0)
+        print(f"   scaled form x its scales vs form (exact): "
+              f"{'identical' if not unscaled else '; '.join(unscaled)}  (cost scale "
+              f"{s.cost_scale:g}; column scales 2^{int(np.log2(s.col_scale.min()))}.."
+              f"2^{int(np.log2(s.col_scale.max()))}; row scales "
+              f"2^{int(np.log2(s.row_scale.min()))}..2^{int(np.log2(s.row_scale.max()))})")
+        # 3. the hand-off: HiGHS holds the scaled form, as the session passed it
+        handed = compare(scaled_arrays(form), lp_arrays(product_highs), rtol=0.0)
+        print(f"   product HiGHS model vs form.scaling() (exact): "
+              f"{'identical' if not handed else '; '.join(handed)}")
+        failures += bool(problems) or bool(unscaled) or bool(handed) or p_counts != d_counts
         if size == "small" and not args.no_solve:
-            outcome = session.solve(time_limit=args.time_limit, mip_gap=0.0)
+            outcome = session.solve()
             d_status, d_obj, d_sec = solve_highs(direct.highs, args.time_limit, 0.0)
-            print(f"   solved to optimality (mip_rel_gap 0):\n"
+            print(f"   solved to optimality (mip_rel_gap 0; the product's model scaled, the "
+                  f"direct one not):\n"
                   f"     product  {outcome.message:<10} objective {outcome.objective:.6f}"
                   f"  ({outcome.seconds:.1f} s, bound {outcome.bound:.6f})\n"
                   f"     direct   {d_status:<10} objective {d_obj:.6f}  ({d_sec:.1f} s)")
