@@ -24,3 +24,22 @@ def require(solver: str) -> None:
 # The hand-derived tests run on every path: HiGHS direct (the default), HiGHS through
 # Pyomo, and CBC through Pyomo.
 SOLVER_PATHS = ("highs", "pyomo:highs", "pyomo:cbc")
+
+
+_current = {"solver": "highs"}
+
+
+def current_solver() -> str:
+    """The solver path the running test is parametrised with (see `solver_path`)."""
+    return _current["solver"]
+
+
+@pytest.fixture(params=SOLVER_PATHS)
+def solver_path(request):
+    """Parametrise a test module over every solver path: import this fixture into the
+    module with `pytestmark = pytest.mark.usefixtures("solver_path")` and read the path
+    with `current_solver()` where the module solves."""
+    require(request.param)
+    _current["solver"] = request.param
+    yield request.param
+    _current["solver"] = "highs"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 from builders import country, material, offer, write_workbook
-from solvers import SOLVER_PATHS, require
+from solvers import current_solver, solver_path  # noqa: F401 - the fixture
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -23,14 +23,8 @@ from resilience.validate import load
 REL = 1e-6
 
 
-@pytest.fixture(autouse=True, params=SOLVER_PATHS)
-def solver_path(request):
-    """Every hand-derived optimum must come out of every solver path."""
-    global SOLVER
-    require(request.param)
-    SOLVER = request.param
-    yield request.param
-    SOLVER = "highs"
+# Every hand-derived optimum must come out of every solver path.
+pytestmark = pytest.mark.usefixtures("solver_path")
 
 
 SOLVER = "highs"
@@ -41,7 +35,7 @@ def solve_book(tmp_path, sheets: dict, **case) -> SolveResult:
     docstrings derive is the one the solver must return."""
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     case.setdefault("mip_gap", 0.0)
-    return solve_case(prepare_case(load(path), **case), solver=SOLVER)
+    return solve_case(prepare_case(load(path), **case), solver=current_solver())
 
 
 def line(result: SolveResult, supplier: str, material: str | None = None):

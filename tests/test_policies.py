@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from builders import write_workbook
-from solvers import SOLVER_PATHS, require
+from solvers import current_solver, solver_path  # noqa: F401 - the fixture
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -19,14 +19,8 @@ from resilience.errors import InfeasibleError, InputError
 from resilience.validate import load
 
 
-@pytest.fixture(autouse=True, params=SOLVER_PATHS)
-def solver_path(request):
-    """Every hand-derived optimum must come out of every solver path."""
-    global SOLVER
-    require(request.param)
-    SOLVER = request.param
-    yield request.param
-    SOLVER = "highs"
+# Every hand-derived optimum must come out of every solver path.
+pytestmark = pytest.mark.usefixtures("solver_path")
 
 
 SOLVER = "highs"
@@ -35,7 +29,7 @@ SOLVER = "highs"
 def solve_book(tmp_path, sheets: dict, **case) -> SolveResult:
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     case.setdefault("mip_gap", 0.0)
-    result = solve_case(prepare_case(load(path), **case), solver=SOLVER)
+    result = solve_case(prepare_case(load(path), **case), solver=current_solver())
     assert result.verification.ok, result.verification.problems
     assert result.solution.objective == approx(result.verification.objective)
     return result
@@ -226,7 +220,7 @@ def test_min_group_share_beyond_group_capacity_is_infeasible(tmp_path):
     }
     path = write_workbook(tmp_path / "book.xlsx", sheets)
     with pytest.raises(InfeasibleError) as caught:
-        solve_case(prepare_case(load(path)), solver=SOLVER)
+        solve_case(prepare_case(load(path)), solver=current_solver())
     assert "Policies!A2" in str(caught.value)
     assert "EU" in str(caught.value)
 

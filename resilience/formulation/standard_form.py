@@ -160,6 +160,8 @@ class StandardForm:
             self.costs * col_scale / s.cost_scale, col_scale, row_scale, s.cost_scale)
 
     def _scale_structure(self) -> ScaledArrays:
+        """Column, row and money scales, applied entry by entry on the CSR arrays (the
+        same result as diag(1/r) A diag(s), without building three sparse matrices)."""
         col_scale = self.col_scale.copy()
         weighted = np.abs(self.costs) * col_scale
         # Money: one scale for the objective and for the columns in currency (η, z), the
@@ -168,16 +170,26 @@ class StandardForm:
         money = float(power_of_two(math.sqrt(plain.max() * plain.min()))) if plain.size \
             else 1.0
         col_scale[self.money_columns] = money
-        matrix = self.matrix @ sp.diags(col_scale)
-        matrix = sp.csr_matrix(matrix)
-        magnitude = np.abs(matrix)
-        largest = magnitude.max(axis=1).toarray().ravel()
-        smallest = _row_min_nonzero(sp.csr_matrix(magnitude))
-        middle = np.sqrt(np.where(largest > 0, largest * smallest, 1.0))
-        row_scale = power_of_two(middle)
-        matrix = sp.csr_matrix(sp.diags(1.0 / row_scale) @ matrix)
-        matrix.sort_indices()
-        return ScaledArrays(matrix, self.col_lower, self.col_upper, self.row_lower,
+        matrix = self.matrix
+        if not matrix.has_canonical_format:
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        indptr, indices = matrix.indptr, matrix.indices
+        data = matrix.data * col_scale[indices]
+        magnitude = np.abs(data)
+        counts = np.diff(indptr)
+        filled = counts > 0
+        largest = np.zeros(self.n_rows)
+        smallest = np.zeros(self.n_rows)
+        if data.size:
+            starts = indptr[:-1][filled]
+            largest[filled] = np.maximum.reduceat(magnitude, starts)
+            minima = np.minimum.reduceat(np.where(magnitude > 0, magnitude, np.inf), starts)
+            smallest[filled] = np.where(np.isfinite(minima), minima, 0.0)
+        row_scale = power_of_two(np.sqrt(np.where(largest > 0, largest * smallest, 1.0)))
+        data *= np.repeat(1.0 / row_scale, counts)
+        scaled = sp.csr_matrix((data, indices.copy(), indptr.copy()), shape=matrix.shape)
+        return ScaledArrays(scaled, self.col_lower, self.col_upper, self.row_lower,
                             self.row_upper, self.costs, col_scale, row_scale, money)
 
     def unscale_values(self, solver_values: np.ndarray) -> np.ndarray:
@@ -246,19 +258,6 @@ class StandardForm:
             np.concatenate([self.col_scale, np.ones(new_columns)]),
             np.concatenate([self.money_columns, np.zeros(new_columns, dtype=bool)]),
             column_families, row_families, self.name)
-
-
-def _row_min_nonzero(magnitude: sp.csr_matrix) -> np.ndarray:
-    """Smallest nonzero |a_ij| of each row (0 for an empty row)."""
-    data = magnitude.data.copy()
-    data[data == 0] = np.inf
-    indptr = magnitude.indptr
-    out = np.zeros(magnitude.shape[0])
-    filled = np.diff(indptr) > 0
-    if data.size:
-        minima = np.minimum.reduceat(data, indptr[:-1][filled])
-        out[filled] = np.where(np.isfinite(minima), minima, 0.0)
-    return out
 
 
 def _span(values: np.ndarray) -> tuple[float, float]:
