@@ -18,7 +18,6 @@ from resilience.cases import prepare_case
 from resilience.errors import InfeasibleError, InputError
 from resilience.validate import load
 
-
 # Every hand-derived optimum must come out of every solver path.
 pytestmark = pytest.mark.usefixtures("solver_path")
 
