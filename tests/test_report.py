@@ -3,16 +3,21 @@ summary's, native charts and tables, and input text that never becomes a formula
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 from pathlib import Path
 
 import pytest
 from builders import write_workbook
 from openpyxl import load_workbook
 
+from resilience import __version__
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
 from resilience.domain import (
     Country,
+    CrossCheck,
     Instance,
     Material,
     Offer,
@@ -21,7 +26,15 @@ from resilience.domain import (
     Status,
 )
 from resilience.report.excel import write_solve_report
-from resilience.report.kpis import objective_terms, scenario_rows, solve_summary
+from resilience.report.kpis import (
+    HHI_UNIT,
+    SHARE_UNIT,
+    SolveSummary,
+    objective_terms,
+    scenario_rows,
+    solve_summary,
+    summarise,
+)
 from resilience.validate import load
 from resilience.verify import ScenarioCheck, Verification
 
@@ -185,7 +198,7 @@ def test_summary_shows_the_objective_in_parts_that_add_up(solved, workbook):
     assert values["first-stage cost F"] == pytest.approx(
         costs["procurement"] + costs["fixed_contract"] + costs["reserve"]
         + costs["stock_carrying"])
-    terms = objective_terms(summary)
+    terms = objective_terms(summarise(result))
     assert values["+ λ × CVaR"] == same(terms["weighted_cvar"])
     right = {row[4]: row[5] for row in rows_of(sheet) if len(row) > 5 and row[4]}
     assert right["file"] == "tricky.xlsx"
@@ -208,7 +221,7 @@ def test_plan_lines_equal_the_json_sorted_with_totals(solved, workbook):
     by_key = {(p["supplier"], p["material"]): p for p in summary["plan"]}
     for row in body:
         line = by_key[(row[0], row[1])]
-        assert row[3:5] == [line["country"], line["processing_country"]]
+        assert row[2:5] == [line["unit"], line["country"], line["processing_country"]]
         assert row[5:] == [line["quantity"], line["reserve"], line["landed_unit_cost"],
                            line["spend"], line["share_of_demand"]]
     order = [m.id for m in result.instance.materials]
@@ -379,3 +392,155 @@ def test_a_large_plan_is_streamed_complete_and_in_order(tmp_path):
     assert rows[-1][:2] == ["Total", "100000 contracts"]
     assert rows[-1][8] == pytest.approx(result.verification.procurement_cost)
     assert rows[1][1] == "m0" and rows[-2][1] == "m49"
+
+
+# ---- the JSON of solve: a typed summary whose figures name their units ---------------------
+
+
+def legacy_summary(result: SolveResult) -> dict:
+    """The JSON of `solve` as it was built before the summary was typed (a verbatim copy
+    of the old `solve_summary`): the typed summary must keep every figure under the same
+    key, in the same order, and only add units."""
+    instance, solution, check = result.instance, result.solution, result.verification
+    offers = {(o.supplier, o.material, o.country, o.processing_country): o
+              for o in instance.offers}
+    demands = {m.id: m.demand for m in instance.materials}
+    plan = []
+    for line in solution.plan:
+        offer = offers[(line.supplier, line.material, line.country, line.processing_country)]
+        demand = demands[line.material]
+        plan.append({
+            "supplier": line.supplier, "material": line.material, "country": line.country,
+            "processing_country": line.processing_country, "quantity": line.quantity,
+            "reserve": line.reserve, "landed_unit_cost": offer.landed_cost,
+            "spend": offer.landed_cost * line.quantity, "share_of_demand": line.quantity / demand,
+        })
+    return {
+        "status": solution.status.value,
+        "objective": check.objective,
+        "solver_objective": solution.objective,
+        "bound": solution.bound,
+        "mip_gap": solution.mip_gap,
+        "first_stage_cost": check.first_stage_cost,
+        "expected_recourse_cost": check.expected_recourse_cost,
+        "cvar": check.cvar,
+        "cost_breakdown": {
+            "procurement": check.procurement_cost,
+            "of_which_tariffs": check.tariff_cost,
+            "fixed_contract": check.fixed_cost,
+            "reserve": check.reserve_cost,
+            "stock_carrying": check.stock_cost,
+            "expected_recourse": check.expected_recourse_cost,
+            "cvar": check.cvar,
+        },
+        "plan": plan,
+        "stockpile": dict(solution.stockpile),
+        "hhi": check.hhi,
+        "shares": check.shares,
+        "expected_shortage": check.expected_shortage,
+        "scenarios": [dataclasses.asdict(s) for s in check.scenarios],
+        "policies": [dataclasses.asdict(p) for p in solution.policy_costs],
+        "strategy": instance.strategy,
+        "whatif": instance.whatif,
+        "settings": dataclasses.asdict(instance.settings),
+        "input": {"file": instance.source_name, "sha256": instance.source_sha256},
+        "warnings": list(instance.warnings),
+        "versions": {"resilience": __version__, **solution.solver_versions},
+        "solver": solution.solver,
+        "cross_check": None if solution.cross_check is None
+        else dataclasses.asdict(solution.cross_check),
+        "timings": {"build_seconds": solution.build_seconds,
+                    "solve_seconds": solution.solve_seconds},
+    }
+
+
+def without_units(data: dict) -> dict:
+    """The JSON with exactly the keys the units added taken out again."""
+    plain = {key: value for key, value in data.items() if key != "units"}
+    plain["plan"] = [{k: v for k, v in line.items() if k != "unit"} for line in data["plan"]]
+    plain["policies"] = [{k: v for k, v in row.items()
+                          if k not in ("unit", "cost_per_point_unit")}
+                         for row in data["policies"]]
+    return plain
+
+
+def test_the_json_names_the_currency_and_each_materials_unit(solved):
+    _, summary, _ = solved
+    on_materials_sheet = {row["material"]: row["unit"]
+                          for row in tricky_sheets()["Materials"]}
+    assert summary["units"] == {"currency": "EUR", "share": "fraction of demand (0-1)",
+                                "hhi": "HHI points (0-10,000)",
+                                "quantity": on_materials_sheet}
+    assert summary["units"]["currency"] == summary["settings"]["currency"]
+    assert summary["plan"]
+    for line in summary["plan"]:
+        assert line["unit"] == on_materials_sheet[line["material"]], line
+    assert {line["unit"] for line in summary["plan"]} == {"t", "kg"}
+
+
+def test_policy_rows_say_what_their_limit_and_achieved_are_measured_in(solved):
+    _, summary, _ = solved
+    rows = summary["policies"]
+    # exclude rows remove offers before the solve: no constraint, so no row in the JSON
+    assert {r["rule"] for r in rows} == {"max_country_share", "min_group_share", "max_hhi"}
+    for row in rows:
+        if row["rule"] == "max_hhi":
+            assert row["unit"] == "HHI points"
+            assert row["limit"] == 5000
+            assert row["cost_per_point_unit"] == "EUR per HHI point"
+        else:
+            assert row["unit"] == "fraction"
+            assert 0 <= row["limit"] <= 1 and -1e-9 <= row["achieved"] <= 1 + 1e-9
+            assert row["cost_per_point_unit"] == "EUR per percentage point of share"
+    assert {r["limit"] for r in rows if r["rule"] == "max_country_share"} == {0.65}
+
+
+def test_the_typed_summary_gives_the_json_of_before_plus_units(solved):
+    result, summary, _ = solved
+    assert without_units(summary) == legacy_summary(result)
+    assert list(without_units(summary)) == list(legacy_summary(result)), "same key order"
+    assert [list(line) for line in without_units(summary)["plan"]] == [
+        list(line) for line in legacy_summary(result)["plan"]]
+
+
+def test_the_json_of_before_plus_units_with_a_cross_check_and_no_policies():
+    result = synthetic_result(200, materials=5, countries=7)
+    checked = dataclasses.replace(result, solution=dataclasses.replace(
+        result.solution, cross_check=CrossCheck("pyomo:cbc", 123.0, 120.0, True)))
+    for case in (result, checked):
+        data = solve_summary(case)
+        assert without_units(data) == legacy_summary(case)
+        assert data["units"]["currency"] == "USD", "the Settings default"
+        assert data["units"]["quantity"] == {f"m{i}": "t" for i in range(5)}
+    assert solve_summary(checked)["cross_check"]["solver"] == "pyomo:cbc"
+
+
+def test_the_summary_is_a_frozen_typed_object(solved):
+    result, summary, _ = solved
+    typed = summarise(result)
+    assert isinstance(typed, SolveSummary)
+    assert typed.status is Status.OPTIMAL
+    assert typed.currency == typed.units.currency == "EUR"
+    assert typed.units.share == SHARE_UNIT and typed.units.hhi == HHI_UNIT
+    assert [item.to_json() for item in typed.plan] == summary["plan"]
+    assert typed.cost_breakdown.procurement == summary["cost_breakdown"]["procurement"]
+    assert [p.unit for p in typed.policies] == [p["unit"] for p in summary["policies"]]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        typed.objective = 0.0  # type: ignore[misc]
+    # to_json hands out a copy: a caller that edits it leaves the summary as it was
+    edited = typed.to_json()
+    edited["stockpile"].clear()
+    edited["hhi"]["gallium"].clear()
+    edited["shares"]["gallium"]["origin"].clear()
+    edited["units"]["quantity"].clear()
+    assert typed.to_json() == summary
+
+
+def test_the_json_is_strict_and_the_same_on_every_call(solved):
+    result, _, _ = solved
+    assert len({json.dumps(solve_summary(result), allow_nan=False) for _ in range(3)}) == 1
+    unbounded = dataclasses.replace(result, solution=dataclasses.replace(
+        result.solution, bound=math.inf, mip_gap=math.nan))
+    data = solve_summary(unbounded)
+    assert data["bound"] is None and data["mip_gap"] is None
+    json.dumps(data, allow_nan=False)

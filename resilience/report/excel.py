@@ -2,8 +2,8 @@
 Policies and Inputs, with native charts, Excel tables, frozen header rows, number formats
 and column widths.
 
-Every figure comes from `kpis` (the same plain data the JSON is made of); this module and
-`sheets` only lay it out. The workbook is written in openpyxl's write-only mode and the
+Every figure comes from `kpis` (the same `SolveSummary` the JSON is made of); this module
+and `sheets` only lay it out. The workbook is written in openpyxl's write-only mode and the
 long tables are streamed by `bulk`, so a plan of 100,000 lines takes a few seconds and no
 cell objects are held in memory. Input text is always written as text, never as a formula;
 the report contains no formulas at all.
@@ -18,7 +18,6 @@ import io
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import DataBarRule
@@ -27,7 +26,7 @@ from resilience.api import SolveResult
 from resilience.report import sheets
 from resilience.report.bulk import splice
 from resilience.report.files import write_atomically
-from resilience.report.kpis import objective_terms, plan_rows, solve_summary
+from resilience.report.kpis import SolveSummary, objective_terms, plan_rows, summarise
 from resilience.report.layout import Sheet, Styles, currency_label, number_width, width_for
 
 STATUS_NOTES = {
@@ -41,7 +40,7 @@ def write_solve_report(result: SolveResult, target: Path,
                        ) -> None:
     """Write the report of one solve to `target`, atomically; `extra_sheets` add sheets
     after the standard ones (the demo adds its strategy comparison)."""
-    summary = solve_summary(result)
+    summary = summarise(result)
 
     def write(path: Path) -> None:
         book = Workbook(write_only=True)
@@ -71,15 +70,15 @@ def write_solve_report(result: SolveResult, target: Path,
 
 
 def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                   summary: dict[str, Any]) -> Sheet:
+                   summary: SolveSummary) -> Sheet:
     sheet = Sheet.open(book, styles, "Summary", (38, 18, 52, 3, 18, 68), fit_height=True)
-    currency = summary["settings"]["currency"]
-    costs = summary["cost_breakdown"]
+    currency = summary.currency
+    costs = summary.cost_breakdown
     terms = objective_terms(summary)
     lam, alpha = terms["risk_aversion"], terms["cvar_alpha"]
     instance = result.instance
-    status = summary["status"]
-    gap = summary["mip_gap"]
+    status = summary.status.value
+    gap = summary.mip_gap
 
     # left: (label, value, label look, value look, note)
     left: list[tuple] = [
@@ -87,74 +86,74 @@ def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
         ("status", status, "label", "text_bold", STATUS_NOTES.get(status, "")),
         ("optimality gap", gap, "label", "percent_fine",
          "relative gap between this plan's cost and the proven bound"),
-        (f"solver objective ({currency})", summary["solver_objective"], "label", "money",
+        (f"solver objective ({currency})", summary.solver_objective, "label", "money",
          "as reported by HiGHS"),
-        (f"best bound ({currency})", summary["bound"], "label", "money",
+        (f"best bound ({currency})", summary.bound, "label", "money",
          "no plan can cost less than this"),
-        ("solve time (s)", summary["timings"]["solve_seconds"], "label", "seconds",
-         f"plus {summary['timings']['build_seconds']:.2f} s to build the model"),
-        ("contracts", len(summary["plan"]), "label", "integer",
+        ("solve time (s)", summary.timings.solve_seconds, "label", "seconds",
+         f"plus {summary.timings.build_seconds:.2f} s to build the model"),
+        ("contracts", len(summary.plan), "label", "integer",
          "one line each on the Plan sheet"),
         (None, None, "plain", "plain", None),
         (f"Objective ({currency})", None, "section", "section", None),
-        ("procurement (landed cost of firm orders)", costs["procurement"], "label_indent",
+        ("procurement (landed cost of firm orders)", costs.procurement, "label_indent",
          "money", "Σ (1 + tariff) × unit cost × quantity"),
-        ("of which tariffs", costs["of_which_tariffs"], "label_indent2", "money", None),
-        ("fixed contract costs", costs["fixed_contract"], "label_indent", "money", None),
-        ("reserve capacity", costs["reserve"], "label_indent", "money", None),
-        ("stock carrying", costs["stock_carrying"], "label_indent", "money", None),
+        ("of which tariffs", costs.of_which_tariffs, "label_indent2", "money", None),
+        ("fixed contract costs", costs.fixed_contract, "label_indent", "money", None),
+        ("reserve capacity", costs.reserve, "label_indent", "money", None),
+        ("stock carrying", costs.stock_carrying, "label_indent", "money", None),
         ("first-stage cost F", terms["first_stage_cost"], "label_total", "money_total",
          "procurement + fixed + reserve + stock"),
-        ("expected recourse cost E[R]", costs["expected_recourse"], "label", "money",
+        ("expected recourse cost E[R]", costs.expected_recourse, "label", "money",
          "Σ probability × recourse cost, least-cost recourse per scenario"),
-        (f"CVaR {alpha:.0%} of recourse cost", costs["cvar"], "label", "money",
+        (f"CVaR {alpha:.0%} of recourse cost", costs.cvar, "label", "money",
          f"mean recourse cost of the worst {1 - alpha:.0%} of outcomes (Scenarios sheet)"),
         ("risk aversion λ", lam, "label", "fraction", "Settings: risk_aversion"),
         (None, None, "plain", "plain", None),
         ("F", terms["first_stage_cost"], "label_indent", "money", None),
         ("+ (1 − λ) × E[R]", terms["weighted_expected_recourse"], "label_indent", "money",
-         f"(1 − {lam:g}) × {costs['expected_recourse']:,.2f}"),
+         f"(1 − {lam:g}) × {costs.expected_recourse:,.2f}"),
         ("+ λ × CVaR", terms["weighted_cvar"], "label_indent", "money",
-         f"{lam:g} × {costs['cvar']:,.2f}"),
+         f"{lam:g} × {costs.cvar:,.2f}"),
         ("= objective", terms["objective"], "label_total", "money_total",
          "F + (1 − λ)·E[R] + λ·CVaR, recomputed from the plan"),
     ]
-    settings = summary["settings"]
-    versions = summary["versions"]
+    settings = summary.settings
+    versions = summary.versions
     right: list[tuple] = [
         ("Input", None, "section", "section"),
-        ("file", summary["input"]["file"], "label", "plain"),
-        ("SHA-256", summary["input"]["sha256"], "label", "plain"),
-        ("strategy", summary["strategy"] or "(none)", "label", "plain"),
-        ("what-if", summary["whatif"] or "(none)", "label", "plain"),
-        ("warnings", f"{len(summary['warnings'])} (listed on the Inputs sheet)", "label",
+        ("file", summary.input_file, "label", "plain"),
+        ("SHA-256", summary.input_sha256, "label", "plain"),
+        ("strategy", summary.strategy or "(none)", "label", "plain"),
+        ("what-if", summary.whatif or "(none)", "label", "plain"),
+        ("warnings", f"{len(summary.warnings)} (listed on the Inputs sheet)", "label",
          "plain"),
         ("data", f"{len(instance.materials)} materials, {len(instance.countries)} "
-                 f"countries, {len(instance.offers)} offers, {len(summary['scenarios'])} "
+                 f"countries, {len(instance.offers)} offers, {len(summary.scenarios)} "
                  "scenarios", "label", "plain"),
         (None, None, "plain", "plain"),
         ("Settings", None, "section", "section"),
-        ("risk_aversion (λ)", settings["risk_aversion"], "label", "value_left"),
-        ("cvar_alpha (α)", settings["cvar_alpha"], "label", "value_left"),
-        ("time_limit (s)", settings["time_limit"], "label", "value_left"),
-        ("mip_gap", settings["mip_gap"], "label", "value_left"),
-        ("currency", settings["currency"], "label", "plain"),
+        ("risk_aversion (λ)", settings.risk_aversion, "label", "value_left"),
+        ("cvar_alpha (α)", settings.cvar_alpha, "label", "value_left"),
+        ("time_limit (s)", settings.time_limit, "label", "value_left"),
+        ("mip_gap", settings.mip_gap, "label", "value_left"),
+        ("currency", settings.currency, "label", "plain"),
         (None, None, "plain", "plain"),
         ("Versions", None, "section", "section"),
         ("resilience", versions.get("resilience", ""), "label", "plain"),
         ("Pyomo", versions.get("pyomo", ""), "label", "plain"),
         ("HiGHS", versions.get("highs", ""), "label", "plain"),
-        ("solver", summary["solver"], "label", "plain"),
+        ("solver", summary.solver, "label", "plain"),
     ]
-    check = summary.get("cross_check")
+    check = summary.cross_check
     if check:
-        right.append(("checked with", f"{check['solver']}: objective "
-                      f"{check['objective']:,.2f}, agrees", "label", "plain"))
-    subtitle = f"input {summary['input']['file'] or '(unnamed)'}"
-    if summary["strategy"]:
-        subtitle += f" · strategy {summary['strategy']}"
-    if summary["whatif"]:
-        subtitle += f" · what-if {summary['whatif']}"
+        right.append(("checked with", f"{check.solver}: objective "
+                      f"{check.objective:,.2f}, agrees", "label", "plain"))
+    subtitle = f"input {summary.input_file or '(unnamed)'}"
+    if summary.strategy:
+        subtitle += f" · strategy {summary.strategy}"
+    if summary.whatif:
+        subtitle += f" · what-if {summary.whatif}"
     sheet.write(["Supply-chain resilience report"], ["title"])
     sheet.write([subtitle], ["subtitle"])
     sheet.blank()
@@ -183,18 +182,18 @@ def plan_headers(currency: str) -> list[str]:
 
 
 def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                summary: dict[str, Any]) -> Sheet:
+                summary: SolveSummary) -> Sheet:
     rows = plan_rows(result, summary)
-    headers = plan_headers(currency_label(summary["settings"]["currency"]))
+    headers = plan_headers(currency_label(summary.currency))
     sample = rows[:2000]
-    widths = [width_for([r["supplier"] for r in sample] + ["supplier"], 14, 40),
-              width_for([r["material"] for r in sample] + ["material"], 12, 30),
-              width_for([r["unit"] for r in sample] + ["unit"], 6, 12),
-              width_for([r["country"] for r in sample] + ["origin"], 9, 24),
-              12, number_width([r["quantity"] for r in rows], minimum=11),
-              number_width([r["reserve"] for r in rows], minimum=10),
-              number_width([r["landed_unit_cost"] for r in rows], minimum=13),
-              number_width([sum(r["spend"] for r in rows)], minimum=14), 10]
+    widths = [width_for([r.supplier for r in sample] + ["supplier"], 14, 40),
+              width_for([r.material for r in sample] + ["material"], 12, 30),
+              width_for([r.unit for r in sample] + ["unit"], 6, 12),
+              width_for([r.country for r in sample] + ["origin"], 9, 24),
+              12, number_width([r.quantity for r in rows], minimum=11),
+              number_width([r.reserve for r in rows], minimum=10),
+              number_width([r.landed_unit_cost for r in rows], minimum=13),
+              number_width([sum(r.spend for r in rows)], minimum=14), 10]
     sheet = Sheet.open(book, styles, "Plan", widths, freeze="A2", print_rows="1:1")
     header_row = sheet.write(headers, "header_wrap", height=30)
     if not rows:
@@ -202,8 +201,8 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
                     ["note"])
         return sheet
     body = (
-        (r["supplier"], r["material"], r["unit"], r["country"], r["processing_country"],
-         r["quantity"], r["reserve"], r["landed_unit_cost"], r["spend"], r["share_of_demand"])
+        (r.supplier, r.material, r.unit, r.country, r.processing_country, r.quantity,
+         r.reserve, r.landed_unit_cost, r.spend, r.share_of_demand)
         for r in rows
     )
     first, last = sheet.stream(body, PLAN_LOOKS, len(rows))
@@ -212,7 +211,7 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
         f"J{first}:J{last}",
         DataBarRule(start_type="num", start_value=0, end_type="num", end_value=1,
                     color="9BC2E6"))
-    total_spend = sum(r["spend"] for r in rows)
+    total_spend = sum(r.spend for r in rows)
     # "Total" alone in the supplier column: `evaluate --plan` skips this row.
     totals = [("Total", f"{len(rows)} contracts", None, None, None, None, None, None,
                total_spend, None)]
@@ -225,12 +224,12 @@ def _plan_sheet(book: Workbook, styles: Styles, result: SolveResult,
 
 
 def _stockpile_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                     summary: dict[str, Any]) -> Sheet:
+                     summary: SolveSummary) -> Sheet:
     """Strategic stock held (h_m) per material that may hold stock; header in row 1 so
     `evaluate --plan` reads it back with the Plan."""
-    currency = currency_label(summary["settings"]["currency"])
-    stock = summary["stockpile"]
-    scenarios = summary["scenarios"]
+    currency = currency_label(summary.currency)
+    stock = summary.stockpile
+    scenarios = summary.scenarios
     materials = [m for m in result.instance.materials
                  if m.stockpile_cost is not None or stock.get(m.id, 0.0) > 0]
     headers = ["material", "unit", "stock", "max_stockpile",
@@ -239,7 +238,7 @@ def _stockpile_sheet(book: Workbook, styles: Styles, result: SolveResult,
     rows = []
     for m in materials:
         held = stock.get(m.id, 0.0)
-        draws = [(s["probability"], s["stock_drawn"].get(m.id, 0.0)) for s in scenarios]
+        draws = [(s.probability, s.stock_drawn.get(m.id, 0.0)) for s in scenarios]
         rows.append([m.id, m.unit, held, m.max_stockpile, m.stockpile_cost,
                      (m.stockpile_cost or 0.0) * held, sum(p * d for p, d in draws),
                      max((d for _, d in draws), default=0.0)])

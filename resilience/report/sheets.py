@@ -6,15 +6,13 @@ Each function opens one write-only sheet, lays out figures from `kpis`, and retu
 
 from __future__ import annotations
 
-from typing import Any
-
 from openpyxl import Workbook
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.utils import get_column_letter
 
 from resilience.api import SolveResult
 from resilience.report.charts import stacked_columns
-from resilience.report.kpis import exposure_rows, policy_rows, scenario_rows
+from resilience.report.kpis import SolveSummary, exposure_rows, policy_rows, scenario_rows
 from resilience.report.layout import (
     Sheet,
     Styles,
@@ -40,7 +38,7 @@ def _column_after(widths: list[float], first: int, centimetres: float) -> int:
 
 
 def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                   summary: dict[str, Any]) -> Sheet:
+                   summary: SolveSummary) -> Sheet:
     countries, rows = exposure_rows(result, summary)
     names = {c.id: c.name for c in result.instance.countries}
     n_materials = len(result.instance.materials)
@@ -115,8 +113,8 @@ MATERIAL_LOOKS = ["plain", "plain", "plain", "quantity_dash", "quantity_dash",
 
 
 def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                    summary: dict[str, Any]) -> Sheet:
-    currency = currency_label(summary["settings"]["currency"])
+                    summary: SolveSummary) -> Sheet:
+    currency = currency_label(summary.currency)
     scenarios = scenario_rows(result)
     materials = result.instance.materials
     alpha = result.instance.settings.cvar_alpha
@@ -146,7 +144,7 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "calling backup in a scenario, in its own unit."], ["note"])
     sheet.write([f"CVaR {alpha:.0%}: the mean recourse cost over the worst scenarios whose "
                  f"probabilities fill the {1 - alpha:.0%} tail, each counted with its weight "
-                 f"in CVaR. Costs in {summary['settings']['currency']}."], ["note"])
+                 f"in CVaR. Costs in {summary.currency}."], ["note"])
     left_headers = [SCENARIO_HEADERS[0], SCENARIO_HEADERS[1],
                     f"{SCENARIO_HEADERS[2]} ({currency})"] + SCENARIO_HEADERS[3:]
     header_row = sheet.write(left_headers + [None] + MATERIAL_HEADERS,
@@ -164,7 +162,7 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                   expected[0], expected[1], expected[2], expected[0], None],
                  ["label_total", "percent_fine_total", "money_total", "money_total",
                   "money_total", "money_total", "total_rule"]))
-    left.append(([f"CVaR {alpha:.0%}", None, summary["cvar"], None, None, None,
+    left.append(([f"CVaR {alpha:.0%}", None, summary.cvar, None, None, None,
                   sum(s["cvar_weight"] for s in scenarios)],
                  ["label_bold", "plain", "money_bold", "plain", "plain", "plain",
                   "percent_bold"]))
@@ -205,8 +203,8 @@ POLICY_HEADERS = ["policy", "rule", "material", "target", "stage", "limit", "ach
 
 
 def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
-                   summary: dict[str, Any]) -> Sheet:
-    currency = currency_label(summary["settings"]["currency"])
+                   summary: SolveSummary) -> Sheet:
+    currency = currency_label(summary.currency)
     rows = policy_rows(result)
     headers = POLICY_HEADERS[:9] + [f"cost per point ({currency})"] + POLICY_HEADERS[10:]
     widths = [width_for([r["name"] for r in rows] + ["policy"], 12, 34), 19,
@@ -239,7 +237,7 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
             yield ([r["name"], r["rule"], r["material"], r["target"], r["stage"], r["limit"],
                     r["achieved"], r["exact_hhi"],
                     None if bound is None else ("yes" if bound else "no"),
-                    r["cost_per_point"], r["unit"], r["source"], r["note"]],
+                    r["cost_per_point"], r["per"], r["source"], r["note"]],
                    ["plain", "plain", "plain", "plain", "plain", value_look, value_look,
                     "hhi", "binding" if bound else "plain", "money", "plain", "plain",
                     "note"])
