@@ -175,8 +175,15 @@ class HighsSession:
         form = self.form
         limit = budget.remaining()
         now = time.monotonic()
+        # HiGHS is asked to stop a little before the budget ends and is killed shortly
+        # after it: what it found is already here, streamed, and on a big model the work
+        # after the solve (verifying against every scenario, the report) takes seconds
+        # of its own that the user's time limit must cover (the large instance's
+        # verification takes 5-10 s on 2 cores, its report 2-5 s).
+        wrap_up = min(0.15 * limit, 10.0)
         task = isolated.Task(
-            "mip", deadline=now + limit, hard_deadline=now + limit + options.grace,
+            "mip", deadline=now + limit - wrap_up,
+            hard_deadline=now + limit + min(options.grace, 1.0),
             mip_gap=options.mip_gap, seed=options.seed, threads=options.threads,
             highs_options=self._worker_options(),
             stall_for_tests=self.stall_for_tests[0],
