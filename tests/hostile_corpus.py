@@ -9,6 +9,7 @@ broken tool or a careless colleague might.
 from __future__ import annotations
 
 import random
+import re
 import struct
 import zipfile
 import zlib
@@ -459,8 +460,10 @@ def write_styled_far_corner(path: Path, scratch: Path) -> Path:
     """A dimension claiming the whole grid and one formatted but empty cell at
     XFD1048576 (what formatting whole rows and columns leaves behind)."""
     def edit(data: bytes) -> bytes:
-        data = replace_once(b'<dimension ref="A1:D2"/>',
-                            b'<dimension ref="A1:XFD1048576"/>')(data)
+        # openpyxl writes `<dimension ref="A1:D2"/>` with lxml and `... />` without.
+        data, count = re.subn(rb'<dimension ref="A1:D2"\s*/>',
+                              b'<dimension ref="A1:XFD1048576"/>', data)
+        assert count == 1, f"the sheet's dimension occurs {count} times"
         return replace_once(b"</row></sheetData>",
                             b'</row><row r="1048576" s="1" customFormat="1">'
                             b'<c r="XFD1048576" s="0"/></row></sheetData>')(data)
