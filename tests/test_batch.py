@@ -58,6 +58,12 @@ def square_or_die(x: int) -> int:
     return x * x
 
 
+def timed(x: int) -> tuple[float, float]:
+    started = time.time()
+    time.sleep(0.15)
+    return started, time.time()
+
+
 # ---- the batch --------------------------------------------------------------------------
 
 # One material; AAA (p = 0.1, G1), BBB and CCC (safe, G2). a 10, b 22, c 25 (U = 60);
@@ -255,3 +261,45 @@ def test_compare_command_on_a_dask_scheduler(book, tmp_path, dask_client):
         if mine["status"] != "failed":
             assert theirs["objective"] == pytest.approx(mine["objective"], rel=1e-9)
             assert theirs["cvar"] == pytest.approx(mine["cvar"], rel=1e-9, abs=1e-9)
+
+
+# ---- one case at a time per process (HiGHS's scheduler is global to a process) --------
+
+def _overlaps(outcomes: list[CaseOutcome]) -> list[tuple[str, str]]:
+    spans = sorted((o.value, o.label) for o in outcomes)
+    return [(a[1], b[1]) for a, b in zip(spans, spans[1:], strict=False)
+            if b[0][0] < a[0][1]]
+
+
+def test_cases_run_one_at_a_time_in_a_process_whatever_its_threads():
+    """An executor with four threads in one process (as a Dask worker started with
+    --nthreads 4 would be): the cases still run one after another."""
+    cases = [(f"case {x}", x) for x in range(6)]
+    with cf.ThreadPoolExecutor(max_workers=4) as threads:
+        outcomes = run_batch(timed, cases, threads)
+    assert all(o.ok for o in outcomes)
+    assert _overlaps(outcomes) == []
+
+
+def test_a_single_threaded_cluster_gets_no_warning(dask_client, capsys):
+    with executor_for(scheduler=dask_client.scheduler.address) as executor:
+        assert run_batch(square, [("one", 1)], executor)[0].value == 1
+    assert "Warning" not in capsys.readouterr().err
+
+
+@needs_dask
+def test_a_cluster_with_threaded_workers_gets_a_warning_and_one_case_at_a_time(capsys):
+    """Workers started with several threads (`dask worker ADDRESS --nthreads 2`): one
+    warning on stderr naming the fix, and each worker still runs one case at a time."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address=None, scheduler_port=0) as cluster:
+        with executor_for(scheduler=cluster.scheduler_address) as executor:
+            outcomes = run_batch(timed, [(f"case {x}", x) for x in range(4)], executor)
+    err = capsys.readouterr().err
+    assert err.count("Warning:") == 1
+    assert "1 of the cluster's 1 Dask workers run several threads" in err
+    assert "--nthreads 1" in err
+    assert all(o.ok for o in outcomes)
+    assert _overlaps(outcomes) == []

@@ -7,8 +7,9 @@ so an interrupted run (Ctrl-C, a crash, a full disk) leaves the old file or none
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,11 +57,9 @@ def _temporary_beside(target: Path) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"cannot create folder {folder}: {exc.strerror}") from None
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        temporary = _create_new(folder, target.name)
     except OSError as exc:
         raise OutputError(f"cannot write into {folder}: {exc.strerror}") from None
-    os.close(handle)
-    temporary = Path(name)
     try:
         yield temporary
     finally:
@@ -68,28 +67,41 @@ def _temporary_beside(target: Path) -> Iterator[Path]:
             temporary.unlink()
 
 
+# Created the way `open(path, "w")` creates a new file: the kernel applies the process's
+# umask to 0o666 itself, so a new report gets the mode any new file gets, without reading
+# the umask (os.umask can only be read by setting it, which every other thread would see).
+_NEW_FILE_FLAGS = (os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+                   | getattr(os, "O_CLOEXEC", 0))
+
+
+def _create_new(folder: Path, name: str) -> Path:
+    """A new empty file `.NAME.RANDOM.tmp` in `folder`, created exclusively (never an
+    existing file, never through a symbolic link)."""
+    for _ in range(100):
+        path = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            handle = os.open(path, _NEW_FILE_FLAGS, 0o666)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return path
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
+
+
 def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write(temporary_path)`, then rename the result onto `target`."""
     with _temporary_beside(target) as temporary:
         write(temporary)
-        # mkstemp creates the file private (0600); a report gets the mode a new file
-        # would get (or keeps the mode of the file it replaces).
-        try:
-            mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
-            os.chmod(temporary, mode)
-        except OSError:
-            pass
+        # The temporary file has the mode a new file gets; a file that is replaced keeps
+        # its own mode.
+        with contextlib.suppress(OSError):
+            if target.exists():
+                os.chmod(temporary, target.stat().st_mode & 0o777)
         try:
             os.replace(temporary, target)
         except OSError as exc:
             raise OutputError(f"cannot replace {target}: {exc.strerror} (is it open in "
                               "Excel?)") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text_atomically(target: Path, text: str) -> None:
