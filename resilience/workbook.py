@@ -7,10 +7,13 @@ inflate past a fixed budget before any XML is parsed — and knowing where each 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from resilience.errors import InputError, Problem
@@ -22,12 +25,15 @@ MAX_CELL_CHARS = 10_000
 
 @dataclass
 class RawSheet:
-    """One sheet's cells: headers by normalised name, rows with their Excel row numbers."""
+    """One sheet's cells, held column by column: a 100,000-row sheet costs a few list
+    passes per column, not a dict per row."""
 
     name: str  # as spelt in the file
     headers: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (letter, text)
     unknown_headers: list[tuple[str, str]] = field(default_factory=list)  # (letter, text)
-    rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # Excel numbers of the non-blank rows
+    # key -> one value per entry of `rows`, None where the cell is blank
+    columns: dict[str, list[object]] = field(default_factory=dict)
     # cells under unknown headers: (cell, header, value), kept for the report's echo
     unknown_cells: list[tuple[str, str, object]] = field(default_factory=list)
     hidden: bool = False
@@ -105,6 +111,10 @@ _FAR_COLUMN = re.compile(rb'<c r="([A-Z]{3})(\d+)"(?:[^>]*[^/>])?>')
 _ANY_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"(?:[^>]*[^/>])?>')
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]+\d+:[A-Z]+\d+)"')
 _NON_FINITE = re.compile(rb"<v>\s*[+-]?(?:nan|inf|infinity)\s*</v>", re.IGNORECASE)
+# Matches wherever one of the checks below could find something (a DTD, a cell beyond
+# column ZZ, a merge, a formula, a non-finite number): one pass over a sheet instead of
+# five, and a sheet of plain values (the common case) needs no other.
+_WORTH_A_LOOK = re.compile(rb'<(?:!|c r="[A-Z]{3}|f|mergeCell |(?i:v>\s*[+-]?(?:nan|inf)))')
 
 
 def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
@@ -164,6 +174,8 @@ def _inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
             part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             if part not in names:
                 continue
+            if not _worth_a_look(archive, part):
+                continue
             data = archive.read(part)
             if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
                 raise refuse_dtd(part)
@@ -182,6 +194,26 @@ def _inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
                 except DefusedXmlException:
                     raise refuse_dtd(part) from None
     return problems, states
+
+
+def _worth_a_look(archive: zipfile.ZipFile, part: str) -> bool:
+    """Whether `_WORTH_A_LOOK` matches anywhere in the part, inflated a piece at a time:
+    a 100,000-row sheet is 30 MB of XML, which need not be held at once (nor scanned
+    out of main memory) when there is nothing to find. A match across two pieces starts
+    at the last "<" of the first (no pattern holds a second "<"), so the text from there
+    on is carried into the next."""
+    carry = b""
+    with archive.open(part) as stream:
+        while piece := stream.read(_SCAN_PIECE_BYTES):
+            text = carry + piece
+            if _WORTH_A_LOOK.search(text):
+                return True
+            start = text.rfind(b"<")
+            carry = text[start:] if start >= 0 else b""
+    return False
+
+
+_SCAN_PIECE_BYTES = 256 * 1024
 
 
 def _check_grid(path: Path, sheet: str, data: bytes) -> None:
@@ -246,27 +278,64 @@ def _cell_position(ref: str) -> tuple[int, int]:
     return (int(digits) if digits else 0, col)
 
 
-def read_workbook(path: Path) -> RawWorkbook:
-    """All known sheets as raw tables; unknown sheets are only named."""
-    import pandas as pd
+def read_grids(path: Path) -> dict[str, list[list[object]]]:
+    """Every worksheet's used range from A1 as python-calamine returns it (empty cells as
+    ""), read straight from calamine: going through pandas cost as much again in
+    per-cell conversion. Call only after `check_container` and `inspect_parts`, which
+    refuse what calamine must never be given."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-    check_container(path)
-    part_problems, states = inspect_parts(path)
     try:
-        frames = pd.read_excel(
-            path, sheet_name=None, header=None, engine="calamine",
-            keep_default_na=False, na_values=[""], dtype=object,
-        )
+        book = CalamineWorkbook.from_path(str(path))
+        return {meta.name: book.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+                for meta in book.sheets_metadata if meta.typ == SheetTypeEnum.WorkSheet}
     except Exception as exc:  # calamine raises its own types for damaged parts
         raise InputError(
             [Problem("", "", f"{path.name}: cannot be read as an .xlsx workbook ({exc})")]
         ) from None
 
+
+def as_read(value: object) -> object:
+    """A cell as a person reads it — 100 not 100.0, a date as a datetime, "" as blank
+    (None) — which is how messages quote cells and the report echoes them (and how
+    pandas handed them over when it read the workbook)."""
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        return value if value else None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+def cell_values(values: Iterable[object]) -> list[object]:
+    """`as_read` over a column, text stripped and blank or all-space text as None. The
+    common types are tested inline: a function call per cell is what a 100,000-row
+    sheet cannot afford."""
+    return [(v.strip() or None) if type(v) is str
+            else (None if v != v else int(v) if v.is_integer() else v) if type(v) is float
+            else _stripped(as_read(v)) for v in values]
+
+
+def _stripped(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def read_workbook(path: Path) -> RawWorkbook:
+    """All known sheets as raw tables; unknown sheets are only named."""
+    check_container(path)
+    part_problems, states = inspect_parts(path)
+    grids = read_grids(path)
+
     order = {s.name: i for i, s in enumerate(SHEETS)}
     problems: list[Problem] = []
     sheets: dict[str, RawSheet] = {}
     extra: list[str] = []
-    for file_name, frame in frames.items():
+    for file_name, grid in grids.items():
         schema_sheet = sheet_by_name(file_name)
         if schema_sheet is None:
             extra.append(str(file_name))
@@ -283,7 +352,7 @@ def read_workbook(path: Path) -> RawWorkbook:
             ))
             continue
         sheets[schema_sheet.name] = _raw_sheet(
-            str(file_name), frame, schema_sheet, order[schema_sheet.name], problems
+            str(file_name), grid, schema_sheet, order[schema_sheet.name], problems
         )
     by_file_name = {raw.name: raw for raw in sheets.values()}
     for p in part_problems:
@@ -300,15 +369,18 @@ def read_workbook(path: Path) -> RawWorkbook:
     return RawWorkbook(path=path, sheets=sheets, extra_sheets=extra, problems=problems)
 
 
-def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
+def _raw_sheet(name, grid, schema_sheet, sheet_order, problems) -> RawSheet:
     raw = RawSheet(name=name)
-    values = frame.to_numpy(dtype=object)
-    if values.shape[0] == 0:
+    if not grid:
         return raw
+    width = max(len(row) for row in grid)
+    if any(len(row) != width for row in grid):  # calamine's ranges are rectangular
+        grid = [row + [""] * (width - len(row)) for row in grid]
+    header_row = [as_read(v) for v in grid[0]]
     known = {normalise_name(c.name): c.name for c in schema_sheet.columns}
     if schema_sheet.key_value:
         known = {"key": "key", "value": "value"}
-    for j, header in enumerate(values[0]):
+    for j, header in enumerate(header_row):
         if _is_blank(header):
             continue
         letter = get_column_letter(j + 1)
@@ -322,10 +394,10 @@ def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
             ))
         else:
             raw.headers[key] = (letter, str(header))
-    # (column index, key to store under or None for an unknown column, letter), worked
-    # out once per column: per-cell work is what 100,000-row sheets pay for.
+    # (column index, key to store under or None for an unknown column, letter); a column
+    # with a blank header, or a second column of the same name, is not read at all.
     columns = []
-    for j, h in enumerate(values[0]):
+    for j, h in enumerate(header_row):
         if _is_blank(h):
             continue
         letter = get_column_letter(j + 1)
@@ -333,24 +405,29 @@ def _raw_sheet(name, frame, schema_sheet, sheet_order, problems) -> RawSheet:
         if key is not None and raw.headers.get(key, ("",))[0] != letter:
             continue  # a second column of the same name: reported above
         columns.append((j, key, letter))
-    width = values.shape[1]
-    for i in range(1, values.shape[0]):
-        row_values = values[i]
-        record: dict[str, object] = {}
-        blank = True
-        for j, key, letter in columns:
-            value = row_values[j] if j < width else None
-            if value is None or value != value or (isinstance(value, str)
-                                                    and not value.strip()):
-                continue  # blank: None, NaN or spaces
-            blank = False
-            if key is not None:
-                record[key] = value.strip() if isinstance(value, str) else value
-            else:
-                raw.unknown_cells.append((f"{letter}{i + 1}", str(values[0][j]),
-                                          _clean(value)))
-        if not blank:
-            raw.rows.append((i + 1, record))
+    body = grid[1:]
+    flat = list(chain.from_iterable(body))  # row by row; column j is flat[j::width]
+    values = [cell_values(flat[j::width]) for j, _, _ in columns]
+    del flat
+    # A row is blank when every column read is blank (unknown columns count); there is
+    # none when some column has no blank cell.
+    if any(None not in column for column in values):
+        keep = range(len(body))
+    else:
+        keep = [i for i, cells in enumerate(zip(*values, strict=True))
+                if cells.count(None) < len(cells)]
+        values = [[column[i] for i in keep] for column in values]
+    raw.rows = [i + 2 for i in keep]
+    unknown = []
+    for (j, key, letter), column in zip(columns, values, strict=True):
+        if key is not None:
+            raw.columns[key] = column
+        else:
+            unknown.append((letter, str(header_row[j]), column))
+    if unknown:  # row by row, as a person reads them
+        raw.unknown_cells = [(f"{letter}{row}", header, column[i])
+                             for i, row in enumerate(raw.rows)
+                             for letter, header, column in unknown if column[i] is not None]
     return raw
 
 
@@ -360,10 +437,3 @@ def _is_blank(value: object) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and value.strip() == ""
-
-
-def _clean(value: object) -> object:
-    """Strip text; keep numbers, booleans and dates as they are for validation to judge."""
-    if isinstance(value, str):
-        return value.strip()
-    return value

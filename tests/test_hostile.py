@@ -453,6 +453,40 @@ def test_emoji_in_a_warning_on_a_cp1252_stdout(tmp_path):
     assert "unknown column" in run.out
 
 
+SCANNED_FOR = [b'<!DOCTYPE x>', b'<c r="XFD7">', b"<f>1+1</f>", b'<mergeCell ref="A1:B2"/>',
+               b"<v>" + b" " * 70 + b"NaN</v>", b"<V>-inf</V>"]
+
+
+@pytest.mark.parametrize("needle", SCANNED_FOR, ids=lambda n: " ".join(n.decode().split()))
+def test_the_sheet_scan_finds_what_straddles_two_pieces(tmp_path, monkeypatch, needle):
+    """A sheet's XML is scanned a piece at a time for what needs a closer look (DTDs,
+    far cells, merges, formulas, non-finite numbers): whatever the piece size, a mark cut
+    in two by a piece boundary is still found, and a sheet of plain cells is passed."""
+    from resilience import workbook
+
+    plain = b'<row r="2"><c r="A2" t="n"><v>12.5</v></c><c r="B2"><v>7</v></c></row>' * 3
+    book = tmp_path / "pieces.zip"
+    with zipfile.ZipFile(book, "w") as archive:
+        archive.writestr("with.xml", plain + needle + plain)
+        archive.writestr("without.xml", plain * 2)
+    with zipfile.ZipFile(book) as archive:
+        for size in range(1, 60):
+            monkeypatch.setattr(workbook, "_SCAN_PIECE_BYTES", size)
+            assert workbook._worth_a_look(archive, "with.xml"), size
+            assert not workbook._worth_a_look(archive, "without.xml"), size
+
+
+def test_a_formula_deep_in_a_large_sheet_is_named(tmp_path):
+    """Past the first pieces of the sheet's XML (a few MB here) the scan still sees it."""
+    work, _ = prepare(tmp_path)
+    offers = [{"supplier": f"s{i:05d}", "material": "gallium", "country": "AAA",
+               "unit_cost": 10, "capacity": 1000} for i in range(20_000)]
+    offers[-1]["unit_cost"] = "=5+5"  # openpyxl writes it as a formula with no value
+    book = corpus.write_workbook(work / "deep.xlsx", corpus.basic_sheets(Suppliers=offers))
+    refuse(work, book, 2, "Suppliers!D20001", "formula with no saved value", "=5+5",
+           command="validate")
+
+
 # ---- 2. no formula from input text --------------------------------------------------
 
 
