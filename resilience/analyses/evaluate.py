@@ -19,7 +19,6 @@ import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,15 +26,11 @@ import numpy as np
 from resilience.analyses.batch import run_batch
 from resilience.api import SolverChoice
 from resilience.domain import Instance
-from resilience.errors import InputError, Problem
-from resilience.schema import normalise_name
+from resilience.plan_reader import FixedPlan, read_plan
 
-
-@dataclass(frozen=True)
-class FixedPlan:
-    lines: tuple[tuple[str, str, str, str, float, float], ...]  # offer key, x, r
-    stockpile: dict[str, float] = field(default_factory=dict)
-    source: str = ""
+# The plan reader lives next to the other workbook readers; the CLI and the tests import
+# read_plan and FixedPlan from here as well.
+__all__ = ["EvaluateRow", "FixedPlan", "evaluate", "evaluate_case", "read_plan"]
 
 
 @dataclass(frozen=True)
@@ -47,117 +42,6 @@ class EvaluateRow:
     reoptimised: dict[str, Any] = field(default_factory=dict)
     regret: float | None = None
     clipped: tuple[str, ...] = ()
-
-
-_ALIASES = {
-    "supplier": "supplier", "material": "material", "quantity": "quantity",
-    "firm order": "quantity", "reserve": "reserve", "country": "country",
-    "origin": "country", "processing country": "processing_country",
-}
-
-
-def read_plan(path: Path, instance: Instance) -> FixedPlan:
-    """A plan from the Plan sheet of an earlier report, or any sheet with supplier,
-    material, quantity[, reserve][, country, processing country]."""
-    import pandas as pd
-
-    from resilience.workbook import check_container, inspect_parts
-
-    check_container(path)
-    inspect_parts(path)  # refuses DTDs and ranges too large to read
-    try:
-        frames = pd.read_excel(path, sheet_name=None, engine="calamine",
-                               keep_default_na=False, na_values=[""], dtype=object)
-    except Exception as exc:  # noqa: BLE001 - calamine's own error types
-        raise InputError([Problem(path.name, "", f"cannot be read: {exc}")]) from None
-    sheet_name, frame = _plan_frame(frames, path)
-    columns = {_ALIASES[normalise_name(c)]: c for c in frame.columns
-               if normalise_name(c) in _ALIASES}
-    offers: dict[tuple[str, str], list] = {}
-    for o in instance.offers:
-        offers.setdefault((o.supplier.casefold(), o.material.casefold()), []).append(o)
-    problems: list[Problem] = []
-    lines = []
-    for i, row in enumerate(frame.to_dict("records")):
-        excel_row = i + 2
-        supplier = _text(row.get(columns["supplier"]))
-        material = _text(row.get(columns["material"]))
-        if not supplier or not material or supplier.casefold() in ("total", "totals"):
-            continue
-        candidates = offers.get((supplier.casefold(), material.casefold()), [])
-        for key in ("country", "processing_country"):
-            if key in columns and _text(row.get(columns[key])):
-                wanted = _text(row[columns[key]]).casefold()
-                candidates = [o for o in candidates
-                              if getattr(o, key).casefold() == wanted]
-        if len(candidates) != 1:
-            why = "matches no offer" if not candidates else \
-                "matches several offers: add country and processing country columns"
-            problems.append(Problem(sheet_name, f"A{excel_row}", f"{supplier} / {material} "
-                                    f"{why}"))
-            continue
-        quantity = _amount(row.get(columns["quantity"]), sheet_name, excel_row, problems)
-        reserve = _amount(row.get(columns.get("reserve", ""), 0), sheet_name, excel_row,
-                          problems) if "reserve" in columns else 0.0
-        o = candidates[0]
-        lines.append((o.supplier, o.material, o.country, o.processing_country, quantity,
-                      reserve))
-    stock = _stockpile(frames, instance, problems)
-    if problems:
-        raise InputError(problems)
-    return FixedPlan(tuple(lines), stock, path.name)
-
-
-def _text(value) -> str:
-    """A cell as text; blank (None, NaN, empty) as ''."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def _plan_frame(frames, path: Path):
-    ordered = sorted(frames.items(), key=lambda kv: normalise_name(kv[0]) != "plan")
-    for name, frame in ordered:
-        keys = {_ALIASES.get(normalise_name(c)) for c in frame.columns}
-        if {"supplier", "material", "quantity"} <= keys:
-            return str(name), frame
-    raise InputError([Problem(path.name, "", "no sheet with supplier, material and "
-                              "quantity columns (the Plan sheet of a report will do)")])
-
-
-def _amount(value, sheet: str, row: int, problems: list[Problem]) -> float:
-    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
-        return 0.0
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems.append(Problem(sheet, f"A{row}", "quantity and reserve must be numbers",
-                                found=value))
-        return 0.0
-    if not np.isfinite(number) or number < 0:
-        problems.append(Problem(sheet, f"A{row}", "quantity and reserve must be finite and "
-                                "≥ 0", found=value))
-        return 0.0
-    return number
-
-
-def _stockpile(frames, instance: Instance, problems: list[Problem]) -> dict[str, float]:
-    for name, frame in frames.items():
-        if normalise_name(name) != "stockpile":
-            continue
-        columns = {normalise_name(c): c for c in frame.columns}
-        if "material" not in columns or "stock" not in columns:
-            problems.append(Problem(str(name), "1:1", "needs material and stock columns"))
-            return {}
-        ids = {m.id.casefold(): m.id for m in instance.materials}
-        stock = {}
-        for i, row in enumerate(frame.to_dict("records")):
-            material = ids.get(str(row[columns["material"]]).strip().casefold())
-            if material is None:
-                continue
-            stock[material] = _amount(row[columns["stock"]], str(name), i + 2, problems)
-        return stock
-    return {}
 
 
 def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None,
