@@ -106,22 +106,13 @@ def _read_available(fd: int, timeout: float) -> bytes:
         return b""
 
 
-# In-process (--workers 1) the solve is interrupted inside the solver's watchdog
-# (resilience.solver.highs._run_with_watchdog), which waits for the HiGHS thread with
-# Thread.join(timeout). On Python 3.11 a KeyboardInterrupt raised inside that join marks the
-# still-running thread as stopped (threading._wait_for_tstate_lock), so the join after
-# cancelSolve() returns at once, the command exits while HiGHS still runs and the process
-# aborts after "Interrupted" ("terminate called without an active exception", -SIGABRT).
-# Waiting on an Event set by the thread instead of join() gives 130 every time.
-SOLVER_THREAD_OUTLIVES_CTRL_C = pytest.mark.xfail(
-    reason="solver watchdog: HiGHS thread outlives Ctrl-C on Python 3.11 (see comment)",
-    strict=False)
+# In-process (--workers 1) the interrupt lands inside the solver's watchdog, which must
+# wait for the HiGHS thread to return before re-raising (it once exited under a running
+# HiGHS and aborted with SIGABRT instead of exiting 130).
 
 
 @posix_only
-@pytest.mark.parametrize("workers, whom", [
-    pytest.param(1, "group", marks=SOLVER_THREAD_OUTLIVES_CTRL_C),
-    (2, "group"), (2, "main")])
+@pytest.mark.parametrize("workers, whom", [(1, "group"), (2, "group"), (2, "main")])
 def test_ctrl_c_in_compare_exits_130_and_writes_nothing(tmp_path, workers, whom):
     """`resilience compare` on the embedded data set (42 cases, ~40 s), interrupted once
     its progress bar shows it is solving: exit 130 within seconds, no report, no JSON, no

@@ -423,29 +423,35 @@ def write_form(form: StandardForm, path) -> None:
 
 def _run_with_watchdog(h: highspy.Highs, hard_limit: float) -> None:
     """HiGHS's time limit is soft; a watchdog cancels the solve shortly after it. The
-    solve runs in a worker thread so Ctrl-C reaches Python: HiGHS is cancelled, the
-    thread joined, and the KeyboardInterrupt re-raised."""
+    solve runs in a worker thread so Ctrl-C reaches Python: HiGHS is cancelled, waited
+    for, and the KeyboardInterrupt re-raised. The wait is on an Event the thread sets
+    when HiGHS has returned, not on `join()`: a Ctrl-C that lands inside `join()` can
+    leave the thread marked finished while HiGHS still runs (Python 3.11), and the
+    process would then exit under it and abort."""
     error: list[Exception] = []
+    finished = threading.Event()
 
     def run() -> None:
         try:
             h.run()
         except Exception as exc:  # surfaced in the caller's thread
             error.append(exc)
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=run, name="highs", daemon=True)
     deadline = time.monotonic() + hard_limit
     worker.start()
     cancelled = False
     try:
-        while worker.is_alive():
-            worker.join(timeout=0.05)
+        while not finished.wait(0.05):
             if not cancelled and time.monotonic() > deadline:
                 h.cancelSolve()
                 cancelled = True
     except KeyboardInterrupt:
         h.cancelSolve()
-        worker.join()
+        while not finished.wait(0.05):
+            pass
         raise
     if error:
         raise error[0]
