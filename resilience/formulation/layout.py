@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+try:  # scipy's private module of the COO/CSR kernels its own conversions call
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - then every matrix takes the COO path
+    _sparsetools = None
+
 from resilience.formulation.standard_form import Family, StandardForm, power_of_two
+
+# Below this many matrix entries `to_standard_form` leaves the conversion to scipy.
+BY_BLOCKS_FROM_NONZEROS = 20_000
 
 
 @dataclass
@@ -105,8 +113,7 @@ class Layout:
             name, self.n_rows, size,
             np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
             np.asarray(vals, dtype=float),
-            np.broadcast_to(np.asarray(lower, dtype=float), (size,)).copy(),
-            np.broadcast_to(np.asarray(upper, dtype=float), (size,)).copy(),
+            _per_row(lower, size), _per_row(upper, size),
             owners or [],
         )
         if name in self.row_blocks:
@@ -128,17 +135,93 @@ class Layout:
                 return block, row - block.start
         raise IndexError(row)
 
-    def to_standard_form(self, name: str = "resilience") -> StandardForm:
-        """Assemble the blocks into one sparse matrix with bounds, costs and scales."""
+    def _csr_by_blocks(self, blocks: list[RowBlock]) -> sp.csr_matrix | None:
+        """The CSR matrix block by block, or None when a block repeats an entry
+        (row, column) (then `_csr_from_triplets` sums them as scipy does) or the matrix
+        is small (below `BY_BLOCKS_FROM_NONZEROS` entries the per-block numpy calls cost
+        more than scipy's one conversion of all triplets; both give the same matrix).
+
+        Each block goes through scipy's own COO → CSR kernel (`coo_tocsr`, a stable
+        counting sort by row) straight into its slice of the matrix's arrays; a block
+        whose rows then list their columns out of order (a family that emits all its x
+        terms, then all its y terms, with y before x in the columns) has just its rows
+        sorted (`csr_sort_indices`); a block of long rows (the CVaR rows) is put in
+        (row, column) order first by a stable sort, which merges the family's runs. No
+        whole-matrix COO copy, index check or sort. (`_sparsetools` is scipy's private
+        module of these kernels; without it every matrix takes the COO path.)"""
         n_rows, n_cols = self.n_rows, self.n_cols
-        blocks = [b for b in self.row_blocks.values() if b.size]
+        nnz = sum(len(b.rows) for b in blocks)
+        if nnz < BY_BLOCKS_FROM_NONZEROS or _sparsetools is None:
+            return None
+        dtype = _index_dtype(max(n_rows, n_cols), nnz)
+        indptr = np.zeros(n_rows + 1, dtype=dtype)
+        indices = np.empty(nnz, dtype=dtype)
+        data = np.empty(nnz)
+        p = 0
+        for b in blocks:
+            n = len(b.rows)
+            q = p + n
+            if n and (b.rows.min() < 0 or b.rows.max() >= b.size
+                      or b.cols.min() < 0 or b.cols.max() >= n_cols):
+                raise ValueError(f"row family {b.name}: an entry outside the matrix")
+            rows, cols, vals = b.rows, b.cols, np.asarray(b.vals, dtype=float)
+            if n > 64 * b.size:  # long rows: cheaper to merge the family's runs up front
+                order = np.argsort(rows * n_cols + cols, kind="stable")
+                rows, cols, vals = rows[order], cols[order], vals[order]
+            pointer = indptr[b.start:b.start + b.size + 1]  # a view: filled in place
+            index = indices[p:q]
+            _sparsetools.coo_tocsr(b.size, n_cols, n, rows.astype(dtype), cols.astype(dtype),
+                                   vals, pointer, index, data[p:q])
+            pointer += p
+            if n > 1:
+                # entry i − 1 → i, for i = p + 1 … q − 1, unless a row starts at i
+                starts = pointer[1:-1]
+                starts = starts[(starts > p) & (starts < q)] - p - 1
+                ascending = index[1:] > index[:-1]
+                ascending[starts] = True
+                if not ascending.all():
+                    _sparsetools.csr_sort_indices(b.size, pointer, indices, data)
+                    same = index[1:] == index[:-1]
+                    same[starts] = False
+                    if same.any():
+                        return None
+            p = q
+        zero = data == 0
+        if zero.any():  # explicit zeros are dropped, as `eliminate_zeros` would
+            keep = ~zero
+            rows = np.repeat(np.arange(n_rows), np.diff(indptr))[keep]
+            indices, data = indices[keep], data[keep]
+            indptr = np.zeros(n_rows + 1, dtype=dtype)
+            np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        matrix = sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols), copy=False)
+        matrix.has_canonical_format = True  # sorted columns, no duplicates
+        return matrix
+
+    def _csr_from_triplets(self, blocks: list[RowBlock]) -> sp.csr_matrix:
+        """The CSR matrix by scipy's COO conversion: duplicates summed, zeros dropped."""
         rows = np.concatenate([b.rows + b.start for b in blocks]) if blocks \
             else np.zeros(0, np.int64)
         cols = np.concatenate([b.cols for b in blocks]) if blocks else np.zeros(0, np.int64)
         vals = np.concatenate([b.vals for b in blocks]) if blocks else np.zeros(0)
-        matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, n_cols))
+        matrix = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
+        return matrix
+
+    def to_standard_form(self, name: str = "resilience") -> StandardForm:
+        """Assemble the blocks into one sparse matrix with bounds, costs and scales.
+
+        The matrix is row-wise (CSR) with each row's columns ascending, no duplicate
+        entries and no explicit zeros: the matrix scipy's COO conversion makes
+        (`_csr_from_triplets`), built block by block where that is cheaper
+        (`_csr_by_blocks`: blocks are stacked in row order, so each fills its own slice
+        of the CSR arrays). Both give the same arrays, bit for bit.
+        """
+        n_rows, n_cols = self.n_rows, self.n_cols
+        blocks = [b for b in self.row_blocks.values() if b.size]
+        matrix = self._csr_by_blocks(blocks)
+        if matrix is None:
+            matrix = self._csr_from_triplets(blocks)
         row_lower = np.full(n_rows, -np.inf)
         row_upper = np.full(n_rows, np.inf)
         for b in blocks:
@@ -154,18 +237,35 @@ class Layout:
             parts = [np.asarray(get(b), dtype=dtype) for b in columns]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
+        def flag(get) -> np.ndarray:  # one flag per block, repeated over its columns
+            return np.repeat(np.array([get(b) for b in columns], dtype=bool),
+                             [b.size for b in columns])
+
         return StandardForm(
             matrix=matrix, row_lower=row_lower, row_upper=row_upper,
             col_lower=joined(lambda b: b.lower), col_upper=joined(lambda b: b.upper),
             costs=costs,
-            integer=joined(lambda b: np.full(b.size, b.binary), bool),
+            integer=flag(lambda b: b.binary),
             col_scale=joined(lambda b: b.scale if b.scale is not None else np.ones(b.size)),
-            money_columns=joined(lambda b: np.full(b.size, b.money), bool),
+            money_columns=flag(lambda b: b.money),
             column_families={b.name: Family(b.name, b.start, b.size) for b in columns},
             row_families={b.name: Family(b.name, b.start, b.size)
                           for b in self.row_blocks.values()},
             name=name,
         )
+
+
+def _per_row(values, size: int) -> np.ndarray:
+    """A bound as a fresh float array of one value per row (a scalar is repeated)."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 0:
+        return np.full(size, values)
+    return np.broadcast_to(values, (size,)).copy()
+
+
+def _index_dtype(largest_dimension: int, nnz: int) -> type:
+    """scipy's choice for a sparse matrix's index arrays: int32 while every index fits."""
+    return np.int32 if max(largest_dimension, nnz) <= np.iinfo(np.int32).max else np.int64
 
 
 def stack(*parts: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
