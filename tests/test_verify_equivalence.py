@@ -1,0 +1,211 @@
+"""The vectorised verifier (`resilience.verify`) against the plain-loop oracle
+(`tests/verify_reference.py`, the verifier as it was before numpy): the same `ok`, the
+same problems (texts and order), the same costs (to 1e-9 relative; in fact bit for bit),
+scenarios, shares, HHI, policy rows and expected shortages, on
+
+(a) small random instances (the `instances` strategy of test_properties, with policies)
+    and random plans, most of them broken: over capacity, under the minimum order,
+    negative, uncontracted, reserves without a price, excluded offers used, share caps
+    broken, stock over its cap or without a cost, lines matching no offer, repeated
+    lines; with and without the planning rules and a solver objective and bound;
+(b) the plans the solver returns on seeded benchmark instances (small), and a full
+    synthetic plan (every offer ordered) on the small and medium ones;
+(c) the embedded data set's plan under no strategy and each library strategy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import verify_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_properties import instances
+
+from benchmarks.instances import generate
+from resilience.api import solve_case
+from resilience.cases import prepare_case
+from resilience.domain import Instance, PlanLine, Scenario, ScenarioHit
+from resilience.library import demo_workbook, library_strategies
+from resilience.validate import load
+from resilience.verify import verify
+
+REL = 1e-9
+
+
+def _same(new, old, path: str = "verification") -> None:
+    """Equal structure and names; floats to REL; everything else exactly."""
+    if isinstance(old, float) or isinstance(new, float):
+        assert isinstance(new, int | float) and isinstance(old, int | float), path
+        if math.isnan(old):
+            assert math.isnan(new), path
+        else:
+            assert new == pytest.approx(old, rel=REL, abs=1e-12), (path, new, old)
+        return
+    if dataclasses.is_dataclass(old):
+        assert type(new).__name__ == type(old).__name__, path
+        names = [f.name for f in dataclasses.fields(old)]
+        assert [f.name for f in dataclasses.fields(new)] == names, path
+        for name in names:
+            _same(getattr(new, name), getattr(old, name), f"{path}.{name}")
+        return
+    if isinstance(old, dict):
+        assert isinstance(new, dict) and list(new) == list(old), path
+        for key in old:
+            _same(new[key], old[key], f"{path}[{key!r}]")
+        return
+    if isinstance(old, tuple | list):
+        assert type(new) is type(old) and len(new) == len(old), path
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
+            _same(a, b, f"{path}[{i}]")
+        return
+    assert new == old, (path, new, old)
+
+
+def _check(instance: Instance, plan, stockpile, *args, **kwargs):
+    new = verify(instance, tuple(plan), dict(stockpile), *args, **kwargs)
+    old = verify_reference.verify(instance, tuple(plan), dict(stockpile), *args, **kwargs)
+    assert new.ok == old.ok
+    assert new.problems == old.problems
+    _same(new, old)
+    return new
+
+
+# ---- (a) random instances and plans, broken ones included ---------------------------
+
+@st.composite
+def cases(draw):
+    instance = draw(instances(policies=True))
+    ids = [c.id for c in instance.countries]
+    mids = [m.id for m in instance.materials]
+    penalty = {m.id: m.shortage_penalty for m in instance.materials}
+    # backups priced exactly at the shortage penalty, and ties in price
+    offers = tuple(
+        dataclasses.replace(o, unit_cost=penalty[o.material], tariff=0.0,
+                            tariff_override=0.0) if pick == "penalty"
+        else dataclasses.replace(o, unit_cost=5.0, tariff=0.0, tariff_override=0.0)
+        if pick == "tie" else o
+        for o in instance.offers
+        for pick in [draw(st.sampled_from(("as drawn", "as drawn", "penalty", "tie")))])
+    if draw(st.booleans()):
+        # denser scenarios: several hits on one country, for every material and for one
+        # (in either order), factors above 1 now and then
+        rows = []
+        for k in range(draw(st.integers(1, 4))):
+            hits = tuple(ScenarioHit(draw(st.sampled_from(ids[:2])),
+                                     draw(st.sampled_from(("*", *mids))),
+                                     draw(st.sampled_from((0.0, 0.3, 0.5, 0.8, 1.0, 1.2))))
+                         for _ in range(draw(st.integers(1, 4))))
+            rows.append(Scenario(f"d{k}", draw(st.sampled_from((0.05, 0.1, 0.2))), hits,
+                                 row=k + 2))
+        instance = dataclasses.replace(instance, scenario_rows=tuple(rows))
+    instance = dataclasses.replace(instance, offers=offers)
+    plan = []
+    for o in instance.offers:
+        for _ in range(draw(st.sampled_from((0, 1, 1, 1, 2)))):
+            x = draw(st.sampled_from((0.0, o.capacity / 3, o.min_order / 2, o.min_order,
+                                      o.capacity, o.capacity + 7.0, -2.0)))
+            r = draw(st.sampled_from((0.0, 0.0, 1.5, o.capacity, -1.0)))
+            plan.append(PlanLine(o.supplier, o.material, o.country, o.processing_country,
+                                 x, r, draw(st.sampled_from((True, True, False)))))
+    if draw(st.booleans()) and instance.offers:
+        o = instance.offers[0]
+        plan.append(PlanLine("nobody", o.material, o.country, o.processing_country,
+                             1.0, 0.0, True))
+    plan = draw(st.permutations(plan))
+    stockpile = {}
+    for m in instance.materials:
+        cap = m.max_stockpile if m.max_stockpile is not None else m.demand / 5
+        choice = draw(st.sampled_from((None, 0.0, cap, cap * 2, 3.0)))
+        if choice is not None:
+            stockpile[m.id] = choice
+    return instance, plan, stockpile
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.booleans(), st.sampled_from((None, 0.9, 1.0, 1.1)),
+       st.sampled_from((None, 0.95, 1.05)))
+def test_random_plans_verify_the_same(case, planning_rules, objective_factor,
+                                      bound_factor):
+    instance, plan, stockpile = case
+    base = verify_reference.verify(instance, tuple(plan), stockpile).objective
+    objective = None if objective_factor is None else base * objective_factor
+    bound = None if objective is None or bound_factor is None else base * bound_factor
+    _check(instance, plan, stockpile, objective, bound, planning_rules=planning_rules)
+
+
+def test_the_random_plans_do_break_every_limit():
+    """Not vacuous: the problem kinds the random plans above are meant to produce."""
+    seen: set[str] = set()
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(cases())
+    def collect(case):
+        instance, plan, stockpile = case
+        for problem in verify(instance, tuple(plan), stockpile).problems:
+            for kind in ("exceeds capacity", "below the minimum order", "negative",
+                         "without a contract", "without a reserve price", "excluded but used",
+                         "exceed demand", "exceeds max_stockpile", "without a stockpile cost",
+                         "matches no offer", ", limit "):
+                if kind in problem:
+                    seen.add(kind)
+
+    collect()
+    assert {"exceeds capacity", "below the minimum order", "excluded but used",
+            "exceeds max_stockpile", ", limit ", "matches no offer"} <= seen, seen
+
+
+# ---- (b) seeded benchmark instances ----------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_solved_benchmark_plans_verify_the_same(seed):
+    instance = generate("small", seed)
+    instance = dataclasses.replace(instance, settings=dataclasses.replace(
+        instance.settings, time_limit=20.0, mip_gap=0.01))
+    result = solve_case(instance, with_duals=False)
+    solution = result.solution
+    new = _check(instance, solution.plan, solution.stockpile, solution.objective,
+                 solution.bound)
+    assert new.ok
+
+
+def _full_plan(instance: Instance):
+    """Every offer ordered up to a share of demand (so demand caps and policies break),
+    reserves where priced, stock at its cap."""
+    count: dict[str, int] = {}
+    for o in instance.offers:
+        count[o.material] = count.get(o.material, 0) + 1
+    plan = []
+    for o in instance.offers:
+        share = instance.material(o.material).demand / count[o.material] * 1.3
+        x = min(o.capacity, share)
+        r = min(o.capacity - x, share / 2) if o.reserve_cost is not None else 0.0
+        plan.append(PlanLine(o.supplier, o.material, o.country, o.processing_country,
+                             x, r, True))
+    stockpile = {m.id: m.max_stockpile if m.max_stockpile is not None else m.demand / 10
+                 for m in instance.materials if m.stockpile_cost is not None}
+    return plan, stockpile
+
+
+@pytest.mark.parametrize("size,seed", [("small", 0), ("small", 3), ("medium", 0)])
+def test_full_benchmark_plans_verify_the_same(size, seed):
+    instance = generate(size, seed)
+    plan, stockpile = _full_plan(instance)
+    new = _check(instance, plan, stockpile)
+    assert not new.ok and new.scenarios
+
+
+# ---- (c) the embedded data set ------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", [None, *library_strategies()])
+def test_embedded_data_plans_verify_the_same(strategy):
+    instance = prepare_case(load(demo_workbook()), strategy=strategy)
+    solution = solve_case(instance, with_duals=False).solution
+    new = _check(instance, solution.plan, solution.stockpile, solution.objective,
+                 solution.bound)
+    assert new.ok
+    # and evaluated as a fixed plan, without the planning rules
+    _check(instance, solution.plan, solution.stockpile, planning_rules=False)
