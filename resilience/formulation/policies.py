@@ -14,51 +14,12 @@ sums the same terms in the same order as before.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from resilience.domain import HHI_BREAKPOINT_STEP, STAGES
 from resilience.formulation import families as F
 from resilience.formulation.data import ModelData
 from resilience.formulation.layout import ChordRowOwner, Layout, PolicyRowOwner
-
-
-# Row owners, one per row. They are frozen dataclasses, whose `__init__` sets each field
-# through `object.__setattr__`; with 11,000 rows at the large benchmark that was half of
-# these families' time. Filling a new instance's `__dict__` directly makes the same
-# object (equal, same hash and repr) in about half the time. Only while the classes are
-# plain dataclasses with exactly these fields (no `__post_init__`, no `__slots__`);
-# otherwise the classes themselves are called.
-def _plain(cls: type, names: tuple[str, ...]) -> bool:
-    return (tuple(f.name for f in dataclasses.fields(cls)) == names
-            and not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls))
-
-
-def _policy_owner(policy_index: int, material: int, label: str, stage: str
-                  ) -> PolicyRowOwner:
-    owner = object.__new__(PolicyRowOwner)
-    fields = owner.__dict__
-    fields["policy_index"] = policy_index
-    fields["material"] = material
-    fields["label"] = label
-    fields["stage"] = stage
-    return owner
-
-
-def _chord_owner(material: int, stage: str, country: str) -> ChordRowOwner:
-    owner = object.__new__(ChordRowOwner)
-    fields = owner.__dict__
-    fields["material"] = material
-    fields["stage"] = stage
-    fields["country"] = country
-    return owner
-
-
-if not _plain(PolicyRowOwner, ("policy_index", "material", "label", "stage")):
-    _policy_owner = PolicyRowOwner  # noqa: F811
-if not _plain(ChordRowOwner, ("material", "stage", "country")):
-    _chord_owner = ChordRowOwner  # noqa: F811
 
 
 def _materials_in_scope(data: ModelData, material: str) -> list[int]:
@@ -151,7 +112,7 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
         stage_of = [stages[s] for s in ((row_keys // width) % n_s).tolist()]
         label_of = [ids[c] for c in (row_keys % width).tolist()] if per_country \
             else [policy.target] * n_new
-        owners.extend(map(_policy_owner, [p_index] * n_new, m_of.tolist(), label_of, stage_of))
+        owners.extend(map(PolicyRowOwner, [p_index] * n_new, m_of.tolist(), label_of, stage_of))
         n_rows += len(row_keys)
     row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     layout.add_rows(F.POLICY_SHARE, n_rows, row,
@@ -242,7 +203,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     on_x = ~is_tau
     cols[on_x] = x0 + offers_of_tau[first_offer[entry_key[on_x]] + place[on_x] - 1]
     vals = np.where(is_tau, 1.0, -(lo + hi)[chord])
-    owners = list(map(_chord_owner, tau_m[tau_of_chord].tolist(),
+    owners = list(map(ChordRowOwner, tau_m[tau_of_chord].tolist(),
                       [STAGES[s] for s in ((tau_key3[tau_of_chord] // n_c) % n_s).tolist()],
                       [ids[c] for c in (tau_key3[tau_of_chord] % n_c).tolist()]))
     layout.add_rows(F.HHI_CHORD, n_chord, chord, cols, vals,
@@ -259,7 +220,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                 rows.append(np.full(last[i] - first[i], len(policy_owners), dtype=np.int64))
                 cols_.append(tau.start + np.arange(first[i], last[i], dtype=np.int64))
                 upper.append(policy.value / 10_000.0 * data.demand[m])
-                policy_owners.append(_policy_owner(p_index, m, "", stage))
+                policy_owners.append(PolicyRowOwner(p_index, m, "", stage))
     row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     layout.add_rows(F.POLICY_HHI, len(policy_owners), row,
                     np.concatenate(cols_) if cols_ else row, np.ones(len(row)), -np.inf,
