@@ -410,8 +410,13 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
                   and (low < v if above else low <= v) and (v < high if below else v <= high)
                   else blank if v is None else _SLOW for v in cells]
     elif column.kind in ("text", "id", "ref"):
-        values = [v if type(v) is str and len(v) <= 1000 else blank if v is None else _SLOW
-                  for v in cells]
+        try:  # len() fails on anything but text: then cell by cell
+            plain = max(map(len, cells), default=0) <= 1000
+        except TypeError:
+            plain = False
+        values = list(cells) if plain else [
+            v if type(v) is str and len(v) <= 1000 else blank if v is None else _SLOW
+            for v in cells]
     else:
         values = [_SLOW] * len(cells)
     letter = raw.headers[column.name][0]
@@ -619,17 +624,19 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
                         f"exceeds capacity ({most:g})", found=least)
                 dropped.add(k)
     tariffs = {c.id: c.tariff for c in countries}
+    columns = (rows, folded, materials, origins, processings, unit_cost, capacity,
+               min_order, fixed_cost, reserve_cost, own_tariff)
+    if dropped:
+        columns = tuple([x for k, x in enumerate(column) if k not in dropped]
+                        for column in columns)
     return _offers_from([
         {"supplier": spellings[key], "material": material, "country": origin,
          "processing_country": processing, "unit_cost": cost, "capacity": most,
          "min_order": least, "fixed_cost": fixed, "reserve_cost": reserve,
          "tariff": tariffs.get(processing, 0.0) if tariff is None else tariff,
          "tariff_override": tariff, "row": row}
-        for k, (row, key, material, origin, processing, cost, most, least, fixed, reserve,
-                tariff) in enumerate(zip(rows, folded, materials, origins, processings,
-                                         unit_cost, capacity, min_order, fixed_cost,
-                                         reserve_cost, own_tariff, strict=True))
-        if k not in dropped])
+        for row, key, material, origin, processing, cost, most, least, fixed, reserve,
+        tariff in zip(*columns, strict=True)])
 
 
 def _at(usable: list[int] | None, k: int) -> int:

@@ -912,6 +912,7 @@ def test_odd_cells_among_thousands_of_plain_ones_are_each_named_in_row_order(tmp
     }
     for row, changes in odd.items():
         offers[row - 2].update(changes)
+    offers[1200 - 2] = dict(offers[1198 - 2], supplier="S01196")  # row 1198 again
     exc = _fail(tmp_path, basic_sheets(Suppliers=offers))
     assert _errors(exc) == [
         "Suppliers!D10: unit_cost is not a fraction: write a plain number, not a "
@@ -920,6 +921,8 @@ def test_odd_cells_among_thousands_of_plain_ones_are_each_named_in_row_order(tmp
         "Suppliers!D700: unit_cost must be ≥ 0 (found: -1)",
         "Suppliers!E701: capacity must be a number, not TRUE/FALSE (found: True)",
         "Suppliers!B702: unknown material (not on Materials) (found: 'germanium')",
+        "Suppliers!A1200: duplicate offer: the same supplier, material, country and "
+        "processing country as row 1198 (found: 'S01196')",
         "Suppliers!A1501: supplier is required",
         "Suppliers!F2999: min_order exceeds capacity (1000.5) (found: 2000.0)",
         "Suppliers!H3001: unknown processing country (not on Countries) (found: 'ZZZ')",
