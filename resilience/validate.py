@@ -48,7 +48,7 @@ from resilience.schema import (
     Sheet,
     normalise_name,
 )
-from resilience.workbook import RawSheet, RawWorkbook, read_workbook
+from resilience.workbook import RawSheet, RawWorkbook, cell_value, read_workbook
 
 _SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -390,16 +390,17 @@ _LARGEST = sys.float_info.max  # bounds of a finite float
 def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
                   ) -> tuple[list[object], list[int]]:
     """One column of `_Table.values`. Plain numbers within bounds and plain short text are
-    accepted in one pass over the column; every other cell (blank, percent text, a date,
-    out of bounds…) goes through `_parse`, which judges and reports it exactly as it
-    would judge any cell."""
+    read and accepted in one pass over the column; every other cell (blank, percent
+    text, a date, out of bounds…) is read by `cell_value` and judged by `_parse`,
+    exactly as it would judge any cell."""
     if column.name not in raw.headers:
         return [column.default] * len(raw.rows), []
-    cells = raw.columns[column.name]
+    cells = raw.columns[column.name]  # as python-calamine gives them
     if column.name == "value" and sheet.name == "Policies":
-        return list(cells), []  # judged with the rule; blank is None, the default
-    # A blank optional cell takes the default here; a blank mandatory one is left to the
-    # loop below, which reports it.
+        # judged with the rule; blank is None, the default
+        return [cell_value(v) for v in cells], []
+    # An empty optional cell takes the default here; an empty mandatory one is left to
+    # the loop below, which reports it.
     blank = _SLOW if column.mandatory_value else column.default
     if column.kind in ("number", "fraction"):
         low = -_LARGEST if column.minimum is None else column.minimum
@@ -408,21 +409,16 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
         below = column.max_exclusive
         values = [float(v) if (type(v) is float or type(v) is int)
                   and (low < v if above else low <= v) and (v < high if below else v <= high)
-                  else blank if v is None else _SLOW for v in cells]
+                  else blank if v == "" else _SLOW for v in cells]
     elif column.kind in ("text", "id", "ref"):
-        try:  # len() fails on anything but text: then cell by cell
-            plain = max(map(len, cells), default=0) <= 1000
-        except TypeError:
-            plain = False
-        values = list(cells) if plain else [
-            v if type(v) is str and len(v) <= 1000 else blank if v is None else _SLOW
-            for v in cells]
+        values = [text if type(v) is str and (text := v.strip()) and len(text) <= 1000
+                  else blank if v == "" else _SLOW for v in cells]
     else:
         values = [_SLOW] * len(cells)
     letter = raw.headers[column.name][0]
     flagged = _where(values, _SLOW) if _SLOW in values else []
     for i in flagged:
-        value = cells[i]
+        value = cell_value(cells[i])
         if value is None:
             if column.mandatory_value:
                 out.add(sheet.name, f"{letter}{raw.rows[i]}", f"{column.name} is required")
@@ -799,7 +795,8 @@ def _settings(raw: RawSheet | None, out: _Collector) -> Settings:
     values: dict[str, object] = {}
     seen: dict[str, int] = {}
     blank = [None] * len(raw.rows)
-    keys, settings = raw.columns.get("key", blank), raw.columns.get("value", blank)
+    keys, settings = ([cell_value(v) for v in raw.columns.get(name, blank)]
+                      for name in ("key", "value"))
     for row, key_text, value in zip(raw.rows, keys, settings, strict=True):
         key_cell = raw.cell("key", row)
         value_cell = raw.cell("value", row)

@@ -32,7 +32,9 @@ class RawSheet:
     headers: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (letter, text)
     unknown_headers: list[tuple[str, str]] = field(default_factory=list)  # (letter, text)
     rows: list[int] = field(default_factory=list)  # Excel numbers of the non-blank rows
-    # key -> one value per entry of `rows`, None where the cell is blank
+    # key -> one cell per entry of `rows` as python-calamine gives it ("" when empty, text
+    # not stripped): validation reads them with `cell_value` only where a plain number
+    # or plain text does not do, which spares a pass over every cell
     columns: dict[str, list[object]] = field(default_factory=dict)
     # cells under unknown headers: (cell, header, value), kept for the report's echo
     unknown_cells: list[tuple[str, str, object]] = field(default_factory=list)
@@ -319,10 +321,28 @@ def cell_values(values: Iterable[object]) -> list[object]:
             else _stripped(as_read(v)) for v in values]
 
 
+def cell_value(value: object) -> object:
+    """One cell as `cell_values` reads it."""
+    return _stripped(as_read(value))
+
+
 def _stripped(value: object) -> object:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
+def _has_no_blank(column: list[object]) -> bool:
+    """Whether no cell of a column is blank ("", spaces, NaN), found in a few passes that
+    run in C; False too when that cannot be told so cheaply."""
+    if "" in column or None in column:
+        return False
+    kinds = set(map(type, column))
+    if kinds == {str}:
+        return not any(map(str.isspace, column))
+    if kinds <= {float, int}:
+        return not any(map(math.isnan, column))
+    return False
 
 
 def read_workbook(path: Path) -> RawWorkbook:
@@ -407,23 +427,24 @@ def _raw_sheet(name, grid, schema_sheet, sheet_order, problems) -> RawSheet:
         columns.append((j, key, letter))
     body = grid[1:]
     flat = list(chain.from_iterable(body))  # row by row; column j is flat[j::width]
-    values = [cell_values(flat[j::width]) for j, _, _ in columns]
+    cells = [flat[j::width] for j, _, _ in columns]
     del flat
     # A row is blank when every column read is blank (unknown columns count); there is
-    # none when some column has no blank cell.
-    if any(None not in column for column in values):
-        keep = range(len(body))
+    # none when some column has no blank cell, which settles most sheets cheaply.
+    if any(_has_no_blank(column) for column in cells):
+        raw.rows = list(range(2, len(body) + 2))
     else:
-        keep = [i for i, cells in enumerate(zip(*values, strict=True))
-                if cells.count(None) < len(cells)]
-        values = [[column[i] for i in keep] for column in values]
-    raw.rows = [i + 2 for i in keep]
+        read = [cell_values(column) for column in cells]
+        keep = [i for i, row in enumerate(zip(*read, strict=True))
+                if row.count(None) < len(row)]
+        cells = [[column[i] for i in keep] for column in cells]
+        raw.rows = [i + 2 for i in keep]
     unknown = []
-    for (j, key, letter), column in zip(columns, values, strict=True):
+    for (j, key, letter), column in zip(columns, cells, strict=True):
         if key is not None:
             raw.columns[key] = column
         else:
-            unknown.append((letter, str(header_row[j]), column))
+            unknown.append((letter, str(header_row[j]), cell_values(column)))
     if unknown:  # row by row, as a person reads them
         raw.unknown_cells = [(f"{letter}{row}", header, column[i])
                              for i, row in enumerate(raw.rows)

@@ -979,3 +979,16 @@ def test_load_leaves_the_garbage_collector_as_it_found_it(tmp_path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_rows_of_spaces_are_blank_rows_and_a_lone_space_is_a_blank_cell(tmp_path):
+    """Cells holding only spaces are blank: a row of them is skipped like an empty row,
+    and one in a required column is a missing value."""
+    offers = _many_offers(50)
+    offers[10] = {key: "   " for key in offers[10]}
+    offers[20]["supplier"] = "  "
+    exc = _fail(tmp_path, basic_sheets(Suppliers=offers))
+    assert _errors(exc) == ["Suppliers!A22: supplier is required"]
+    offers[20]["supplier"] = "s00020"
+    instance = _load(tmp_path, basic_sheets(Suppliers=offers))
+    assert len(instance.offers) == 49 and 12 not in {o.row for o in instance.offers}
