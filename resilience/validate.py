@@ -407,9 +407,15 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
         high = _LARGEST if column.maximum is None else column.maximum
         above = column.min_exclusive
         below = column.max_exclusive
-        values = [float(v) if (type(v) is float or type(v) is int)
-                  and (low < v if above else low <= v) and (v < high if below else v <= high)
-                  else blank if v == "" else _SLOW for v in cells]
+        if above or below:
+            values = [float(v) if (type(v) is float or type(v) is int)
+                      and (low < v if above else low <= v)
+                      and (v < high if below else v <= high)
+                      else blank if v == "" else _SLOW for v in cells]
+        else:  # most columns: one chained comparison, and no float() for a float
+            values = [v if type(v) is float and low <= v <= high
+                      else float(v) if type(v) is int and low <= v <= high
+                      else blank if v == "" else _SLOW for v in cells]
     elif column.kind in ("text", "id", "ref"):
         values = [text if type(v) is str and (text := v.strip()) and len(text) <= 1000
                   else blank if v == "" else _SLOW for v in cells]
@@ -599,8 +605,10 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
     folded = [name.casefold() for name in written]  # _key(name): cells are stripped already
     # The first spelling met wins: read backwards, earlier rows overwrite later ones.
     spellings = dict(zip(reversed(folded), reversed(written), strict=True))
-    spellings.update(ids.suppliers)
-    ids.suppliers.update(spellings)
+    if ids.suppliers:
+        spellings.update(ids.suppliers)
+    ids.suppliers = spellings
+    names = list(map(spellings.__getitem__, folded))
     dropped: set[int] = set()
     keys = list(zip(folded, materials, origins, processings, strict=True))
     if len(set(keys)) < len(keys):
@@ -620,18 +628,18 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
                         f"exceeds capacity ({most:g})", found=least)
                 dropped.add(k)
     tariffs = {c.id: c.tariff for c in countries}
-    columns = (rows, folded, materials, origins, processings, unit_cost, capacity,
+    columns = (rows, names, materials, origins, processings, unit_cost, capacity,
                min_order, fixed_cost, reserve_cost, own_tariff)
     if dropped:
         columns = tuple([x for k, x in enumerate(column) if k not in dropped]
                         for column in columns)
     return _offers_from([
-        {"supplier": spellings[key], "material": material, "country": origin,
+        {"supplier": name, "material": material, "country": origin,
          "processing_country": processing, "unit_cost": cost, "capacity": most,
          "min_order": least, "fixed_cost": fixed, "reserve_cost": reserve,
          "tariff": tariffs.get(processing, 0.0) if tariff is None else tariff,
          "tariff_override": tariff, "row": row}
-        for row, key, material, origin, processing, cost, most, least, fixed, reserve,
+        for row, name, material, origin, processing, cost, most, least, fixed, reserve,
         tariff in zip(*columns, strict=True)])
 
 
