@@ -41,10 +41,8 @@ def _new_interface(name: str):
     import pyomo.environ  # noqa: F401 - registers the solvers with the new factory
     from pyomo.contrib.solver.common.factory import SolverFactory
 
-    if name not in SolverFactory._cls:  # the factory's registry: no public accessor
-        return None
-    solver = SolverFactory(name)
-    return solver if solver.available() else None
+    solver = SolverFactory(name)  # None for a name the new interface does not know
+    return solver if solver is not None and solver.available() else None
 
 
 def check_available(name: str) -> None:
