@@ -3,9 +3,11 @@
 This module shares no code with the model. It reads the instance and the plan
 (quantities, reserves, stock), checks every limit of SPEC §3 and every active policy
 (with the exact HHI, not the model's chords), and recomputes each scenario's least
-recourse cost in closed form: per material, draw stock first (it is free to draw), then
-the cheapest surviving backup that costs less than a shortage, then shortage. From those
-it rebuilds the first-stage cost, the expected recourse, the CVaR and the objective.
+recourse cost in closed form: per material, of the shortfall only what was lost to the
+disruption may be replaced (SPEC v2 §3): from stock first (it is free to draw), then from
+the cheapest surviving backup that costs less than a shortage; the rest is shortage.
+From those it rebuilds the first-stage cost, the expected recourse, the CVaR and the
+objective.
 
 If the solver's objective disagrees with this recomputation beyond tolerance, or the plan
 breaks a limit, the solve fails loudly: a wrong number is worse than no number.
@@ -206,9 +208,12 @@ def _cvar(outcomes: list[tuple[float, float]], alpha: float) -> float:
 def _scenario_checks(instance, by_material, stockpile
                      ) -> tuple[list[ScenarioCheck], np.ndarray]:
     """Each scenario's least recourse cost, in closed form (SPEC §3): per material, what
-    arrives is Σ a x; of the shortfall, stock covers up to what was lost, then backups in
-    order of price (ties: the smaller amount first) while cheaper than a shortage, then
-    shortage at the penalty.
+    arrives is Σ a x and what was lost Σ (1 − a) x. Recourse may cover only the part of
+    the shortfall that was lost, min(need, lost) (v2: bought or drawn supply only replaces
+    lost supply, so a gap left by orders not placed stays short even in `baseline`): stock
+    first (free, up to what is held), then backups in order of price (ties: the smaller
+    amount first) while cheaper than a shortage; the rest of the need is shortage at the
+    penalty.
 
     This is the hot loop of verification (scenarios × plan lines: 5 M availabilities on
     the large benchmark, ~10 s as Python loops), so it runs in numpy on a block of
@@ -283,9 +288,12 @@ def _scenario_checks(instance, by_material, stockpile
                 delivered, lost = delivered_by_rank[rank_of[i]], lost_by_rank[rank_of[i]]
                 gap = m.demand - delivered
                 need = np.where(gap > 0.0, gap, 0.0)  # max(0.0, gap)
-                w = np.full(rows, stockpile.get(m.id, 0.0), dtype=float)
-                w = np.where(lost < w, lost, w)  # min(held, lost, need)
-                w = np.where(need < w, need, w)
+                # SPEC v2 §3: stock and backup only replace supply lost in the scenario
+                cover = np.where(lost < need, lost, need)  # min(need, lost)
+                cover = np.where(cover > 0.0, cover, 0.0)  # max(0.0, ·)
+                held = np.full(rows, stockpile.get(m.id, 0.0), dtype=float)
+                w = np.where(cover < held, cover, held)  # min(held, cover)
+                cover = cover - w
                 need = need - w
                 used = np.zeros(rows)
                 js, price, reserve = backups[i]
@@ -300,16 +308,17 @@ def _scenario_checks(instance, by_material, stockpile
                     available = np.take_along_axis(available, order, axis=0)
                     unlisted = np.take_along_axis(unlisted, order, axis=0)
                     # `break` at an unlisted one, at the first as dear as a shortage, or
-                    # once the need is met
+                    # once what may be covered is
                     open_ = ~(unlisted | (prices >= m.shortage_penalty))
                     going = np.ones(rows, dtype=bool)
                     for b in range(len(js)):
                         going &= open_[b]
-                        going &= ~(need <= 0)
+                        going &= ~(cover <= 0)
                         if not going.any():
                             break
-                        take = np.where(need < available[b], need, available[b])
+                        take = np.where(cover < available[b], cover, available[b])
                         np.add(used, take, out=used, where=going)
+                        np.subtract(cover, take, out=cover, where=going)
                         np.subtract(need, take, out=need, where=going)
                         np.add(cost, prices[b] * take, out=cost, where=going)
                 cost = cost + m.shortage_penalty * need

@@ -2,7 +2,9 @@
 before verification was vectorised with numpy. Plain Python loops, one scenario and one
 offer at a time, exactly as SPEC §3 reads. tests/test_verify_equivalence.py holds the fast
 `resilience.verify.verify` to this. Do not "improve" this file: its value is that it is
-the slow, obvious version.
+the slow, obvious version. Changes of meaning go into both files the same way: SPEC v2 §3
+(stock and backup only replace supply lost in the scenario: they cover at most
+min(need, lost)).
 
 The original module docstring follows.
 
@@ -162,14 +164,18 @@ def verify(instance: Instance, plan: tuple[PlanLine, ...], stockpile: dict[str, 
                 if r > 0 and a > 0:
                     backups.append(((1 + o.tariff) * o.unit_cost, a * r))
             need = max(0.0, m.demand - delivered)
-            w = min(stockpile.get(m.id, 0.0), lost, need)
+            # SPEC v2 §3: stock and backup only replace supply lost in the scenario
+            cover = max(0.0, min(need, lost))
+            w = min(stockpile.get(m.id, 0.0), cover)
+            cover -= w
             need -= w
             used = 0.0
             for price, available in sorted(backups):
-                if price >= m.shortage_penalty or need <= 0:
+                if price >= m.shortage_penalty or cover <= 0:
                     break
-                take = min(available, need)
+                take = min(available, cover)
                 used += take
+                cover -= take
                 need -= take
                 cost += price * take
             cost += m.shortage_penalty * need
