@@ -69,6 +69,8 @@ class _Verified:
     stockpile: dict[str, float]
     check: Verification
     retries: int
+    stock_levels: dict[str, dict[str, float]] = field(default_factory=dict)
+    investments: tuple = ()
 
 
 def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True,
@@ -176,19 +178,30 @@ def solve_verified(built, session, instance: Instance, budget, *,
                 raise RuntimeError(f"{session.name} failed: {outcome.message}")
             attempt += 1
             continue
-        plan, stockpile = extract_plan(built, outcome.values)
+        extracted = extract_plan(built, outcome.values)
+        plan, stockpile = extracted.lines, extracted.stockpile
         # With a user's extra rows the model may restrict recourse beyond SPEC §3, so its
         # bound is not a bound on the unrestricted recomputation: only the incumbent is
         # held against it.
         check = verify(instance, plan, stockpile, outcome.objective,
-                       None if extras else outcome.bound, planning_rules=planning_rules)
+                       None if extras else outcome.bound, planning_rules=planning_rules,
+                       **_horizon_arguments(instance, extracted))
         if check.ok:
-            return _Verified(outcome, plan, stockpile, check, attempt)
+            return _Verified(outcome, plan, stockpile, check, attempt,
+                             extracted.stock_levels, extracted.investments)
         if last:
             raise VerificationError(
                 "the solver's plan failed the independent check:\n  "
                 + "\n  ".join(check.problems))
         attempt += 1
+
+
+def _horizon_arguments(instance: Instance, extracted) -> dict:
+    """What the verifier needs beyond the v1 plan over a horizon: stock per period and
+    the projects built."""
+    if not instance.multi_period and not extracted.investments:
+        return {}
+    return {"stock_levels": extracted.stock_levels, "investments": extracted.investments}
 
 
 def _with_limits(options, settings):
@@ -231,6 +244,9 @@ def assemble_solution(built, verified: _Verified, duals, instance: Instance,
         plan=verified.plan, stockpile=verified.stockpile, scenarios=scenarios,
         policy_costs=policy_costs, message=message, solver_versions=versions(),
         solver=outcome.solver,
+        periods=instance.period_ids() if instance.multi_period else (),
+        investments=verified.investments,
+        stock_levels=verified.stock_levels if instance.multi_period else {},
     )
 
 

@@ -422,11 +422,13 @@ def reference_model(instance: Instance) -> pyo.ConcreteModel:
     # e_{o,k} ≤ a_{o,k} r_o
     model.backup_limit = pyo.Constraint(model.O, model.K, rule=lambda md, o, k: (
         md.e[o, k] <= a[o, k] * md.r[o]))
-    # w_{m,k} ≤ h_m and w_{m,k} ≤ ℓ_{m,k} = Σ_{o ∈ O_m} (1 − a_{o,k}) x_o
+    # w_{m,k} ≤ h_m
     model.draw_within_stock = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
         md.w[mid, k] <= md.h[mid]))
-    model.draw_within_loss = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
-        md.w[mid, k] <= sum((1 - a[o, k]) * md.x[o] for o in of(mid))))
+    # v2: Σ_{o ∈ O_m} e_{o,k} + w_{m,k} ≤ ℓ_{m,k} = Σ_{o ∈ O_m} (1 − a_{o,k}) x_o
+    model.replace_within_loss = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
+        sum(md.e[o, k] for o in of(mid)) + md.w[mid, k]
+        <= sum((1 - a[o, k]) * md.x[o] for o in of(mid))))
     # Σ_{o ∈ O_m} (a_{o,k} x_o + e_{o,k}) + w_{m,k} + u_{m,k} ≥ D_m
     model.demand_cover = pyo.Constraint(model.M, model.K, rule=lambda md, mid, k: (
         sum(a[o, k] * md.x[o] + md.e[o, k] for o in of(mid)) + md.w[mid, k] + md.u[mid, k]

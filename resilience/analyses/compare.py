@@ -106,7 +106,7 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
     from resilience.analyses.batch import _guarded
     from resilience.api import SolveResult, build_for, hand_to_solver, solve_built
     from resilience.cases import prepare_case
-    from resilience.formulation.data import excluded_offers
+    from resilience.formulation.data import excluded_items
     from resilience.formulation.toggles import StrategySwitch
 
     base = prepare_case(group.instance, whatif=group.whatif, **group.overrides)
@@ -137,7 +137,7 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
         if isinstance(case, str):
             results.append({"ok": False, "reason": case})
             continue
-        active = switch.select(session, case.strategy, excluded_offers(case))
+        active = switch.select(session, case.strategy, excluded_items(built.data, case))
 
         def solve(case=case, active=active, i=i):
             result = solve_built(built, session, case, reused=i > 0,

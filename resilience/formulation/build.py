@@ -1,6 +1,10 @@
-"""The model, family by family: this function is the table of contents of SPEC §3.
+"""The model, family by family: this function is the table of contents of SPEC §3
+and §7.
 
-    minimise  F + (1 − λ) Σ_k π_k R_k + λ (η + Σ_k π_k z_k / (1 − α))
+    minimise  Σ_t δ_t [F_t + (1 − λ) Σ_k π_{k,t} R_{k,t}
+                       + λ (η_t + Σ_k π_{k,t} z_{k,t} / (1 − α))]
+
+A workbook without a Periods sheet has one period with δ = 1: the v1 model.
 
 Each `define_*` call adds one family of columns or rows, named for its business
 meaning, with its formula in its docstring. The assembled coefficient blocks become one
@@ -22,6 +26,8 @@ from resilience.formulation.first_stage import (
     define_firm_total,
     define_first_stage_columns,
     define_first_stage_cost,
+    define_project_builds,
+    define_stock_added,
 )
 from resilience.formulation.layout import Layout
 from resilience.formulation.policies import define_hhi_policies, define_share_policies
@@ -32,6 +38,8 @@ from resilience.formulation.recourse import (
     define_lost_supply,
     define_recourse_columns,
     define_recourse_cost,
+    define_replacement_limit,
+    define_spot_online,
     define_stock_draw,
 )
 from resilience.formulation.standard_form import StandardForm
@@ -63,9 +71,13 @@ def build_layout(instance: Instance) -> tuple[ModelData, Layout]:
 
     define_contract_links(layout, data)
     define_firm_total(layout, data)
+    define_stock_added(layout, data)
+    define_project_builds(layout, data)
     define_lost_supply(layout, data)
     define_backup_limit(layout, data)
+    define_spot_online(layout, data)
     define_stock_draw(layout, data)
+    define_replacement_limit(layout, data)
     define_demand_cover(layout, data)
     if risk_aversion > 0:
         define_cvar(layout, data, risk_aversion, settings.cvar_alpha)

@@ -34,9 +34,12 @@ def describe_conflict(built: BuiltModel, rows: np.ndarray | None,
             continue
         seen.add((p_index, m, label, stage))
         policy = instance.policies[p_index]
-        material = data.material_ids[m]
-        demand = data.demand[m]
+        material = data.material_ids[m % data.n_materials]
+        demand = data.demand[m]  # m: the material item (material, period)
         where = f"Policies!A{policy.row}" if policy.row else f"strategy {policy.strategy}"
+        period = data.period_ids[m // data.n_materials]
+        if period:
+            where += f" in {period}"
         mask = block.rows == local
         offers = _offers_of_columns(built, block.cols[mask])
         supply = float(sum(min(data.capacity[i], demand) for i in offers))
@@ -69,8 +72,10 @@ def _min_order_lines(built: BuiltModel) -> list[str]:
     data = built.data
     lines = ["the rules could be met if contracts could be split, but not with whole "
              "contracts: these minimum orders get in the way"]
-    for i, offer in enumerate(data.instance.offers):
-        if offer.min_order > 0 and not data.excluded[i]:
+    offers = data.instance.offers
+    allowed = sorted({int(i) for i in data.offer_source[~data.excluded]})
+    for offer in (offers[i] for i in allowed):
+        if offer.min_order > 0:
             lines.append(f"Suppliers!A{offer.row} {offer.supplier} ({offer.material}) "
                          f"min_order {offer.min_order:,.6g} of capacity {offer.capacity:,.6g}")
     return lines

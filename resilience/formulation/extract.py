@@ -6,11 +6,14 @@ never shows 3e-11 t of gallium from a supplier that was not chosen.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from resilience.domain import PlanLine, PolicyCost, ScenarioOutcome
+from resilience.domain import Investment, PlanLine, PolicyCost, ScenarioOutcome
 from resilience.formulation import families as F
 from resilience.formulation.build import BuiltModel
+from resilience.formulation.recourse import spot_price
 
 NOISE = 1e-9
 
@@ -25,38 +28,72 @@ def _clean(amounts: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
     return np.maximum(amounts, 0.0)
 
 
-def extract_plan(built: BuiltModel, values: np.ndarray) -> tuple[tuple[PlanLine, ...],
-                                                                 dict[str, float]]:
+@dataclass(frozen=True)
+class ExtractedPlan:
+    """The first stage as a buyer reads it. `stockpile` is the v1 level per material
+    (the last period's over a horizon); `stock_levels` material → period → h."""
+
+    lines: tuple[PlanLine, ...]
+    stockpile: dict[str, float]
+    stock_levels: dict[str, dict[str, float]]
+    investments: tuple[Investment, ...]
+
+
+def extract_plan(built: BuiltModel, values: np.ndarray) -> ExtractedPlan:
     data = built.data
     offers = data.instance.offers
-    demand_of_offer = data.demand[data.offer_material]
-    x = _clean(_values(built, values, F.FIRM_ORDER), demand_of_offer)
+    scale_of_offer = data.quantity_scale[data.offer_material]
+    x = _clean(_values(built, values, F.FIRM_ORDER), scale_of_offer)
     reserve = np.zeros(data.n_offers)
     reserve[built.layout.maps[F.RESERVE]] = _values(built, values, F.RESERVE)
-    reserve = _clean(reserve, demand_of_offer)
+    reserve = _clean(reserve, scale_of_offer)
     # A contract with nothing ordered or reserved is a solver's free choice when its fixed
     # cost is zero; it means nothing to a buyer, so it is not reported as a contract.
     y = (_values(built, values, F.CONTRACT) > 0.5) & ((x > 0) | (reserve > 0))
+    periods = data.period_ids
     lines = tuple(
         PlanLine(
             supplier=o.supplier, material=o.material, country=o.country,
-            processing_country=o.processing_country, quantity=float(x[i]),
-            reserve=float(reserve[i]), contracted=bool(y[i]),
+            processing_country=o.processing_country, quantity=float(x[j]),
+            reserve=float(reserve[j]), contracted=bool(y[j]),
+            period=periods[data.offer_period[j]],
         )
-        for i, o in enumerate(offers)
-        if y[i] or x[i] > 0 or reserve[i] > 0
+        for j, o in ((j, offers[i]) for j, i in enumerate(data.offer_source.tolist()))
+        if y[j] or x[j] > 0 or reserve[j] > 0
     )
-    stock = {m: 0.0 for m in data.material_ids if not np.isnan(
-        data.stock_cost[data.material_ids.index(m)])}
-    held = _values(built, values, F.STOCK_HELD)
-    for j, m in enumerate(built.layout.maps[F.STOCK_HELD]):
-        stock[data.material_ids[m]] = float(_clean(held[j:j + 1], data.demand[m])[0])
-    return lines, stock
+    n_m = data.n_materials
+    levels = {m: {t: 0.0 for t in periods} for i, m in enumerate(data.material_ids)
+              if not np.isnan(data.stock_cost[i])}
+    held = _clean(_values(built, values, F.STOCK_HELD),
+                  data.quantity_scale[built.layout.maps[F.STOCK_HELD]])
+    for j, item in enumerate(built.layout.maps[F.STOCK_HELD].tolist()):
+        levels[data.material_ids[item % n_m]][periods[item // n_m]] = float(held[j])
+    stock = {m: by_period[periods[-1]] for m, by_period in levels.items()}
+    return ExtractedPlan(lines, stock, levels, _investments(built, values))
+
+
+def _investments(built: BuiltModel, values: np.ndarray) -> tuple[Investment, ...]:
+    data = built.data
+    if not len(data.build_offer):
+        return ()
+    built_now = _values(built, values, F.BUILD) > 0.5
+    periods = data.period_ids
+    out = []
+    for i in np.flatnonzero(built_now).tolist():
+        o = data.instance.offers[int(data.build_offer[i])]
+        start = int(data.build_period[i])
+        out.append(Investment(
+            supplier=o.supplier, material=o.material, country=o.country,
+            processing_country=o.processing_country, period=periods[start],
+            online_from=periods[start + o.lead_time], capex=float(o.capex),
+            capacity=float(o.capacity)))
+    return tuple(out)
 
 
 def extract_scenarios(built: BuiltModel, values: np.ndarray) -> tuple[ScenarioOutcome, ...]:
     """What the solver chose per scenario (with λ > 0 not necessarily least-cost for
-    scenarios outside the tail; the verifier recomputes the least-cost recourse)."""
+    scenarios outside the tail; the verifier recomputes the least-cost recourse). Over a
+    horizon, one outcome per scenario and period."""
     data, layout = built.data, built.layout
     n_m = data.n_materials
     shortage = _values(built, values, F.SHORTAGE).reshape(data.n_scenarios, n_m)
@@ -66,20 +103,32 @@ def extract_scenarios(built: BuiltModel, values: np.ndarray) -> tuple[ScenarioOu
     backup = np.zeros((data.n_scenarios, n_m))
     k, j = layout.maps[F.BACKUP]
     called = _values(built, values, F.BACKUP)
-    np.add.at(backup, (k, data.offer_material[layout.maps[F.RESERVE][j]]), called)
-    backup_cost = np.zeros(data.n_scenarios)
-    np.add.at(backup_cost, k, called * data.landed_cost[layout.maps[F.RESERVE][j]])
+    offer = layout.maps[F.RESERVE][j]
+    np.add.at(backup, (k, data.offer_material[offer] % n_m), called)
+    cost = np.zeros(data.n_scenarios)
+    np.add.at(cost, k, called * data.landed_cost[offer])
+    spot = np.zeros((data.n_scenarios, n_m))
+    spot_k, spot_offer = layout.maps[F.SPOT]
+    bought = _values(built, values, F.SPOT)
+    np.add.at(spot, (spot_k, data.offer_material[spot_offer] % n_m), bought)
+    np.add.at(cost, spot_k, bought * spot_price(data, spot_k, spot_offer))
     outcomes = []
     for s, scenario in enumerate(data.scenarios):
-        short = _clean(shortage[s], data.demand)
+        t = int(data.scenario_period[s])
+        scale = data.quantity_scale[t * n_m:(t + 1) * n_m]
+        penalty = data.penalty[t * n_m:(t + 1) * n_m]
+        short = _clean(shortage[s], scale)
         outcomes.append(ScenarioOutcome(
             scenario=scenario.name, probability=scenario.probability,
             shortage=dict(zip(data.material_ids, short.tolist(), strict=True)),
-            stock_drawn=dict(zip(data.material_ids, _clean(drawn[s], data.demand).tolist(),
+            stock_drawn=dict(zip(data.material_ids, _clean(drawn[s], scale).tolist(),
                                  strict=True)),
             backup_called=dict(zip(data.material_ids,
-                                   _clean(backup[s], data.demand).tolist(), strict=True)),
-            recourse_cost=float(short @ data.penalty + backup_cost[s]),
+                                   _clean(backup[s], scale).tolist(), strict=True)),
+            recourse_cost=float(short @ penalty + cost[s]),
+            period=data.period_ids[t],
+            spot_bought=dict(zip(data.material_ids, _clean(spot[s], scale).tolist(),
+                                 strict=True)),
         ))
     return tuple(outcomes)
 
@@ -117,7 +166,7 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
             continue
         policy = instance.policies[p_index]
         lhs = float(activity[family][local])
-        demand = data.demand[m]
+        demand = data.demand[m]  # m: the material item (material, period)
         if family == F.POLICY_HHI:
             achieved = 10_000.0 * lhs / demand  # 10,000 Σ τ / D: the chord HHI
             limit = float(policy.value)
@@ -138,7 +187,8 @@ def extract_policy_costs(built: BuiltModel, values: np.ndarray,
                 cost = 0.0
         results.append(PolicyCost(
             policy_index=p_index, name=policy.name, rule=policy.rule,
-            material=data.material_ids[m], country=label, stage=stage, limit=limit,
-            achieved=float(achieved), binding=bool(binding), cost_per_point=cost,
+            material=data.material_ids[m % data.n_materials], country=label, stage=stage,
+            limit=limit, achieved=float(achieved), binding=bool(binding),
+            cost_per_point=cost, period=data.period_ids[m // data.n_materials],
         ))
     return tuple(results)

@@ -16,16 +16,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from resilience.domain import HHI_BREAKPOINT_STEP, STAGES
+from resilience.domain import ALL_STAGES, HHI_BREAKPOINT_STEP
 from resilience.formulation import families as F
 from resilience.formulation.data import ModelData
 from resilience.formulation.layout import ChordRowOwner, Layout, PolicyRowOwner
 
 
-def _materials_in_scope(data: ModelData, material: str) -> list[int]:
-    if material == "*":
-        return list(range(data.n_materials))
-    return [data.material_ids.index(material)]
+def _materials_in_scope(data: ModelData, policy) -> list[int]:
+    """The material items a row constrains: its materials, in every period from its
+    from_period on where the material has demand (SPEC §7: where D_{m,t} = 0 shares are
+    not defined and policies do not apply). Period by period, materials in order."""
+    if policy.material == "*":
+        materials = range(data.n_materials)
+    else:
+        materials = [data.material_ids.index(policy.material)]
+    first = data.instance.period_index(policy.from_period, 0)
+    n_m = data.n_materials
+    return [t * n_m + m for t in range(first, data.n_periods) for m in materials
+            if data.demand[t * n_m + m] > 0]
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:
@@ -63,7 +71,8 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
     allowed = ~data.excluded
     # each stage's offers ordered by (country at that stage, offer): the order in which a
     # group row has always listed its offers (country by country)
-    by_country = [np.argsort(stage_country[s], kind="stable") for s in range(len(STAGES))]
+    by_country = [np.argsort(stage_country[s], kind="stable")
+                  for s in range(len(ALL_STAGES))]
     active = _active(instance)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
@@ -80,8 +89,8 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
                           dtype=bool)
         per_country = policy.rule == "max_country_share"
         is_min = policy.rule == "min_group_share"
-        mats = _materials_in_scope(data, policy.material)
-        mat_pos = np.full(data.n_materials, -1, dtype=np.int64)
+        mats = _materials_in_scope(data, policy)
+        mat_pos = np.full(data.n_material_items, -1, dtype=np.int64)
         mat_pos[mats] = np.arange(len(mats))
         stages = policy.stages
         n_s = len(stages)
@@ -89,8 +98,8 @@ def define_share_policies(layout: Layout, data: ModelData) -> None:
         in_scope = allowed & (mat_pos[data.offer_material] >= 0)
         keys, offers = [], []
         for si, stage in enumerate(stages):
-            country = stage_country[STAGES.index(stage)]
-            order = by_country[STAGES.index(stage)]
+            country = stage_country[ALL_STAGES.index(stage)]
+            order = by_country[ALL_STAGES.index(stage)]
             on = order[in_scope[order] & member[country[order]]]
             keys.append((mat_pos[data.offer_material[on]] * n_s + si) * width
                         + (country[on] if per_country else 0))
@@ -140,7 +149,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     instance = data.instance
     stage_country = data.offer_stage_country
     ids = data.country_ids
-    n_c, n_m, n_s = len(ids), data.n_materials, len(STAGES)
+    n_c, n_m, n_s = len(ids), data.n_material_items, len(ALL_STAGES)
     x0 = layout.columns[F.FIRM_ORDER].start
     allowed = ~data.excluded
     active = _active(instance)
@@ -148,7 +157,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                     if p.rule == "max_hhi" and id(p) in active]
     needed: dict[tuple[int, str], int] = {}  # (material, stage) → its place
     for _, policy in hhi_policies:
-        for m in _materials_in_scope(data, policy.material):
+        for m in _materials_in_scope(data, policy):
             for stage in policy.stages:
                 needed.setdefault((m, stage), len(needed))
     # key3 = (material · |stages| + stage) · |countries| + country, per allowed offer/stage
@@ -162,7 +171,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
                                 minlength=n_key3)
     by_name = np.argsort(np.array(ids, dtype=object), kind="stable")
     if needed:
-        pair_m, pair_s = np.array([(m, STAGES.index(s)) for m, s in needed],
+        pair_m, pair_s = np.array([(m, ALL_STAGES.index(s)) for m, s in needed],
                                   dtype=np.int64).reshape(-1, 2).T
         grid = (pair_m * n_s + pair_s)[:, None] * n_c + by_name[None, :]
         has_offer = present[grid] > 0
@@ -173,7 +182,8 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     n_tau = len(tau_key3)
     tau_m = tau_key3 // (n_s * n_c)
     demand_of_tau = data.demand[tau_m]
-    tau = layout.add_columns(F.HHI_SQUARE, n_tau, 0.0, demand_of_tau, scale=demand_of_tau)
+    tau = layout.add_columns(F.HHI_SQUARE, n_tau, 0.0, demand_of_tau,
+                             scale=data.quantity_scale[tau_m])
 
     # chords: J chords per τ, row by row; each row τ then the key's offers in offer order
     breakpoints = np.round(np.arange(0, 1 + 1e-9, HHI_BREAKPOINT_STEP), 10)
@@ -204,7 +214,8 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     cols[on_x] = x0 + offers_of_tau[first_offer[entry_key[on_x]] + place[on_x] - 1]
     vals = np.where(is_tau, 1.0, -(lo + hi)[chord])
     owners = list(map(ChordRowOwner, tau_m[tau_of_chord].tolist(),
-                      [STAGES[s] for s in ((tau_key3[tau_of_chord] // n_c) % n_s).tolist()],
+                      [ALL_STAGES[s]
+                       for s in ((tau_key3[tau_of_chord] // n_c) % n_s).tolist()],
                       [ids[c] for c in (tau_key3[tau_of_chord] % n_c).tolist()]))
     layout.add_rows(F.HHI_CHORD, n_chord, chord, cols, vals,
                     -lo * hi * data.demand[tau_m[tau_of_chord]], np.inf, owners=owners)
@@ -214,7 +225,7 @@ def define_hhi_policies(layout: Layout, data: ModelData) -> None:
     last = np.searchsorted(pair_of_tau, np.arange(len(needed)), side="right")
     rows, cols_, upper, policy_owners = [], [], [], []
     for p_index, policy in hhi_policies:
-        for m in _materials_in_scope(data, policy.material):
+        for m in _materials_in_scope(data, policy):
             for stage in policy.stages:
                 i = needed[(m, stage)]
                 rows.append(np.full(last[i] - first[i], len(policy_owners), dtype=np.int64))

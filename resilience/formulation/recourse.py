@@ -1,8 +1,12 @@
-"""Second stage: in each disruption scenario, lost supply, backup called, stock drawn
-and unmet demand, and the risk measure over the scenarios' recourse costs.
+"""Second stage: in each disruption scenario, lost supply, backup called, spot bought,
+stock drawn and unmet demand, and the risk measure over the scenarios' recourse costs.
 
-Only (offer, scenario) pairs that a scenario actually hits carry lost-supply terms, so
-the scenario block grows with the disruptions, not with offers × scenarios.
+Only (material, scenario) pairs where a scenario actually hits some firm supply carry
+lost-supply terms, and backup and spot exist only there (they only replace lost supply,
+SPEC v2 §3), so the scenario block grows with the disruptions, not with offers ×
+scenarios. Over a horizon a scenario is a scenario item (scenario, period) and meets
+only the offers and materials of its own period; pairs are keyed k · M + m with k the
+scenario item and m the material.
 """
 
 from __future__ import annotations
@@ -11,72 +15,121 @@ import numpy as np
 
 from resilience.formulation import families as F
 from resilience.formulation.data import ModelData
+from resilience.formulation.first_stage import online_terms
 from resilience.formulation.layout import ColumnBlock, Layout
 
 
 def define_recourse_columns(layout: Layout, data: ModelData) -> None:
     """ℓ_{m,k} (lost firm supply, only where some offer of m is hit in k),
-    e_{o,k} (backup called, reserve offers with a_{o,k} > 0), w_{m,k} (stock drawn,
-    only where m has a stockpile and supply can be lost), u_{m,k} (unmet demand)."""
+    e_{o,k} (backup called: reserve offers with a_{o,k} > 0 where supply of m is lost),
+    v_{o,k} (spot bought: offers with spot capacity, a_{o,k} > 0, same condition),
+    w_{m,k} (stock drawn, only where m has a stockpile and supply can be lost),
+    u_{m,k} (unmet demand)."""
     n_m, n_k = data.n_materials, data.n_scenarios
-    hit_material = data.offer_material[data.hit_offer]
+    hit_material = data.offer_material[data.hit_offer] % n_m
     lost_keys = np.unique(data.hit_scenario * n_m + hit_material)
     layout.maps[F.LOST] = lost_keys  # key = k * n_m + m
-    layout.add_columns(F.LOST, len(lost_keys), 0.0, data.demand[lost_keys % n_m],
-                       scale=data.demand[lost_keys % n_m])
+    lost_item = data.pair_item(lost_keys)
+    layout.add_columns(F.LOST, len(lost_keys), 0.0, data.demand[lost_item],
+                       scale=data.quantity_scale[lost_item])
 
     reservable = layout.maps[F.RESERVE]
-    availability = np.ones((n_k, len(reservable)))
-    if len(reservable):
-        position = np.full(data.n_offers, -1)
-        position[reservable] = np.arange(len(reservable))
-        hit_pos = position[data.hit_offer]
-        mask = hit_pos >= 0
-        availability[data.hit_scenario[mask], hit_pos[mask]] = data.hit_availability[mask]
-    backup_k, backup_j = np.nonzero(availability > 0)
-    layout.maps[F.BACKUP] = np.stack([backup_k, backup_j])  # (scenario, reserve column)
-    layout.maps["backup_availability"] = availability[backup_k, backup_j]
-    layout.add_columns(
-        F.BACKUP, len(backup_k), 0.0,
-        availability[backup_k, backup_j] * data.capacity[reservable[backup_j]],
-        scale=data.demand[data.offer_material[reservable[backup_j]]],
-    )
+    position, offer, available = _offers_where_lost(data, lost_keys, reservable)
+    backup_k = lost_keys[position] // n_m
+    layout.maps[F.BACKUP] = np.stack([backup_k, np.searchsorted(reservable, offer)])
+    layout.maps["backup_availability"] = available
+    layout.maps["backup_lost"] = position
+    layout.add_columns(F.BACKUP, len(offer), 0.0, available * data.capacity[offer],
+                       scale=data.quantity_scale[data.offer_material[offer]])
 
-    stocked = np.zeros(n_m, dtype=bool)
-    stocked[layout.maps[F.STOCK_HELD]] = True
+    sellers = np.flatnonzero((data.spot_capacity > 0) & ~data.excluded)
+    position, offer, available = _offers_where_lost(data, lost_keys, sellers)
+    layout.maps[F.SPOT] = np.stack([lost_keys[position] // n_m, offer])  # (k, offer item)
+    layout.maps["spot_availability"] = available
+    layout.maps["spot_lost"] = position
+    layout.add_columns(F.SPOT, len(offer), 0.0, available * data.spot_capacity[offer],
+                       scale=data.quantity_scale[data.offer_material[offer]])
+
+    stocked = ~np.isnan(data.stock_cost[:n_m])
     draw_keys = lost_keys[stocked[lost_keys % n_m]]
     layout.maps[F.STOCK_DRAWN] = draw_keys
-    layout.add_columns(F.STOCK_DRAWN, len(draw_keys), 0.0, data.demand[draw_keys % n_m],
-                       scale=data.demand[draw_keys % n_m])
-    layout.add_columns(F.SHORTAGE, n_k * n_m, 0.0, np.tile(data.demand, n_k),
-                       scale=np.tile(data.demand, n_k))
+    draw_item = data.pair_item(draw_keys)
+    layout.add_columns(F.STOCK_DRAWN, len(draw_keys), 0.0, data.demand[draw_item],
+                       scale=data.quantity_scale[draw_item])
+    every = data.pair_item(np.arange(n_k * n_m))
+    layout.add_columns(F.SHORTAGE, n_k * n_m, 0.0, data.demand[every],
+                       scale=data.quantity_scale[every])
+
+
+def _offers_where_lost(data: ModelData, lost_keys: np.ndarray, offers: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(position in lost_keys, offer item, a_{o,k}) for each of `offers` (ascending offer
+    items) whose material item is a lost key's and that is not cut off in its scenario
+    (a > 0); by lost key, then offer. a is 1 unless the pair is a disrupted pair."""
+    n_m = data.n_materials
+    key_item = data.pair_item(lost_keys)
+    material = data.offer_material[offers]
+    order = np.argsort(material, kind="stable")
+    grouped = offers[order]
+    count = np.bincount(material, minlength=data.n_material_items)
+    first = np.cumsum(count) - count
+    per_key = count[key_item]
+    position = np.repeat(np.arange(len(lost_keys)), per_key)
+    place = np.arange(len(position)) - np.repeat(np.cumsum(per_key) - per_key, per_key)
+    offer = grouped[first[key_item][position] + place]
+    scenario = lost_keys[position] // n_m
+    available = np.ones(len(offer))
+    if len(data.hit_offer) and len(offer):
+        hit_key = data.hit_scenario * data.n_offers + data.hit_offer  # ascending
+        pair_key = scenario * data.n_offers + offer
+        at = np.minimum(np.searchsorted(hit_key, pair_key), len(hit_key) - 1)
+        found = hit_key[at] == pair_key
+        available[found] = data.hit_availability[at[found]]
+    keep = available > 0
+    return position[keep], offer[keep], available[keep]
 
 
 def recourse_costs(layout: Layout, data: ModelData, weight: np.ndarray
                    ) -> list[tuple[ColumnBlock, np.ndarray]]:
-    """Σ_k weight_k R_k as column costs, R_k = Σ_m P_m u_{m,k} + Σ_o ĉ_o e_{o,k}: the
-    one place these coefficients are written, for the build and for λ sweeps alike."""
+    """Σ_k δ_{t(k)} weight_k R_k as column costs, R_k = Σ_m P_m u_{m,k} + Σ_o ĉ_o e_{o,k}
+    + Σ_o ĉ_o (1 + surge_k) v_{o,k}: the one place these coefficients are written, for
+    the build and for λ sweeps alike. `weight` is per scenario item, without δ."""
     n_m = data.n_materials
+    weight = weight * data.period_weight[data.scenario_period]
     k, j = layout.maps[F.BACKUP]
+    spot_k, spot_offer = layout.maps[F.SPOT]
+    every = data.pair_item(np.arange(data.n_scenarios * n_m))
     return [
-        (layout.columns[F.SHORTAGE],
-         np.repeat(weight, n_m) * np.tile(data.penalty, data.n_scenarios)),
+        (layout.columns[F.SHORTAGE], np.repeat(weight, n_m) * data.penalty[every]),
         (layout.columns[F.BACKUP], weight[k] * data.landed_cost[layout.maps[F.RESERVE][j]]),
+        (layout.columns[F.SPOT], weight[spot_k] * spot_price(data, spot_k, spot_offer)),
     ]
+
+
+def spot_price(data: ModelData, scenario: np.ndarray, offer: np.ndarray) -> np.ndarray:
+    """ĉ_o (1 + surge_k)."""
+    return data.landed_cost[offer] * (1.0 + data.surge[scenario])
+
+
+def cvar_periods(data: ModelData) -> np.ndarray:
+    """The periods with scenarios: each gets its η_t."""
+    return np.unique(data.scenario_period)
 
 
 def cvar_costs(layout: Layout, data: ModelData, risk_aversion: float, alpha: float
                ) -> list[tuple[ColumnBlock, np.ndarray]]:
-    """λ (η + Σ_k π_k z_k / (1 − α)) as column costs."""
+    """Σ_t δ_t λ (η_t + Σ_k π_{k,t} z_{k,t} / (1 − α)) as column costs."""
+    delta = data.period_weight
     return [
-        (layout.columns[F.VAR_LEVEL], np.array([risk_aversion])),
-        (layout.columns[F.TAIL_EXCESS], risk_aversion * data.probability / (1.0 - alpha)),
+        (layout.columns[F.VAR_LEVEL], risk_aversion * delta[cvar_periods(data)]),
+        (layout.columns[F.TAIL_EXCESS], risk_aversion * delta[data.scenario_period]
+         * data.probability / (1.0 - alpha)),
     ]
 
 
 def define_recourse_cost(layout: Layout, data: ModelData, weight: np.ndarray) -> None:
-    """Adds Σ_k weight_k R_k; the caller's weight is (1 − λ) π_k, the expectation's share
-    of the objective."""
+    """Adds Σ_k δ weight_k R_k; the caller's weight is (1 − λ) π_k, the expectation's
+    share of the objective."""
     for block, costs in recourse_costs(layout, data, weight):
         layout.add_cost(block, costs)
 
@@ -87,7 +140,7 @@ def define_lost_supply(layout: Layout, data: ModelData) -> None:
     keys = layout.maps[F.LOST]
     lost = layout.columns[F.LOST].index
     row_of_key = np.searchsorted(keys, data.hit_scenario * n_m
-                                 + data.offer_material[data.hit_offer])
+                                 + data.offer_material[data.hit_offer] % n_m)
     x = layout.columns[F.FIRM_ORDER].index
     layout.add_rows(
         F.LOST_SUPPLY, len(keys),
@@ -108,62 +161,101 @@ def define_backup_limit(layout: Layout, data: ModelData) -> None:
     )
 
 
+def define_spot_online(layout: Layout, data: ModelData) -> None:
+    """v_{o,k,t} ≤ a_{o,k,t} V_o on_{o,t} for a project (SPEC §7): a project sells spot
+    only once online; an ordinary offer's bound a V is its column bound."""
+    _, offer = layout.maps[F.SPOT]
+    project = np.flatnonzero(data.is_project[offer])
+    if not len(project):
+        return
+    factor = layout.maps["spot_availability"][project] * data.spot_capacity[offer[project]]
+    rows, cols, vals = online_terms(data, offer[project], layout.columns[F.BUILD].index,
+                                    factor)
+    local = np.arange(len(project))
+    layout.add_rows(F.SPOT_ONLINE, len(project), np.concatenate([local, rows]),
+                    np.concatenate([layout.columns[F.SPOT].index[project], cols]),
+                    np.concatenate([np.ones(len(project)), vals]), -np.inf, 0.0)
+
+
 def define_stock_draw(layout: Layout, data: ModelData) -> None:
-    """w_{m,k} ≤ h_m and w_{m,k} ≤ ℓ_{m,k}: stock replaces lost supply only, never
-    purchases that were not made."""
-    n_m = data.n_materials
+    """w_{m,k} ≤ h_m: a draw comes out of the stock held in its period."""
     keys = layout.maps[F.STOCK_DRAWN]
     n = len(keys)
     local = np.arange(n)
     w = layout.columns[F.STOCK_DRAWN].index
-    held_position = np.full(n_m, -1)
-    held_position[layout.maps[F.STOCK_HELD]] = np.arange(len(layout.maps[F.STOCK_HELD]))
-    h = layout.columns[F.STOCK_HELD].index[held_position[keys % n_m]]
-    lost = layout.columns[F.LOST].index[np.searchsorted(layout.maps[F.LOST], keys)]
+    held_of_item = np.full(data.n_material_items, -1)
+    held_of_item[layout.maps[F.STOCK_HELD]] = layout.columns[F.STOCK_HELD].index
+    h = held_of_item[data.pair_item(keys)]
     layout.add_rows(F.DRAW_WITHIN_STOCK, n, np.concatenate([local, local]),
                     np.concatenate([w, h]), np.concatenate([np.ones(n), -np.ones(n)]),
                     -np.inf, 0.0)
-    layout.add_rows(F.DRAW_WITHIN_LOSS, n, np.concatenate([local, local]),
-                    np.concatenate([w, lost]), np.concatenate([np.ones(n), -np.ones(n)]),
-                    -np.inf, 0.0)
+
+
+def define_replacement_limit(layout: Layout, data: ModelData) -> None:
+    """Σ_{o ∈ O_m} (e_{o,k} + v_{o,k}) + w_{m,k} ≤ ℓ_{m,k} (SPEC v2 §3, §7): backup, spot
+    and stock only replace supply lost in the scenario, never purchases that were not
+    made; so in `baseline` the delivered mix is exactly the firm orders. One row per ℓ
+    that has a backup, a spot purchase or a draw to limit."""
+    lost_keys = layout.maps[F.LOST]
+    backup_at = layout.maps["backup_lost"]
+    spot_at = layout.maps["spot_lost"]
+    draw_at = np.searchsorted(lost_keys, layout.maps[F.STOCK_DRAWN])
+    limited = np.unique(np.concatenate([backup_at, spot_at, draw_at]))
+    n = len(limited)
+    rows = np.concatenate([np.arange(n), np.searchsorted(limited, backup_at),
+                           np.searchsorted(limited, spot_at),
+                           np.searchsorted(limited, draw_at)])
+    cols = np.concatenate([layout.columns[F.LOST].index[limited],
+                           layout.columns[F.BACKUP].index, layout.columns[F.SPOT].index,
+                           layout.columns[F.STOCK_DRAWN].index])
+    vals = np.concatenate([-np.ones(n), np.ones(len(backup_at) + len(spot_at)
+                                                 + len(draw_at))])
+    layout.add_rows(F.REPLACE_WITHIN_LOSS, n, rows, cols, vals, -np.inf, 0.0)
 
 
 def define_demand_cover(layout: Layout, data: ModelData) -> None:
-    """Σ_o (a_{o,k} x_o + e_{o,k}) + w_{m,k} + u_{m,k} ≥ D_m for every m, k,
-    written as X_m − ℓ_{m,k} + Σ_o e_{o,k} + w_{m,k} + u_{m,k} ≥ D_m."""
+    """Σ_o (a_{o,k} x_o + e_{o,k} + v_{o,k}) + w_{m,k} + u_{m,k} ≥ D_m for every m, k,
+    written as X_m − ℓ_{m,k} + Σ_o (e_{o,k} + v_{o,k}) + w_{m,k} + u_{m,k} ≥ D_m."""
     n_m, n_k = data.n_materials, data.n_scenarios
     n = n_m * n_k
     keys = np.arange(n)  # row key = k * n_m + m, as for ℓ and w
+    item = data.pair_item(keys)
     total = layout.columns[F.FIRM_TOTAL].index
     lost_keys = layout.maps[F.LOST]
     draw_keys = layout.maps[F.STOCK_DRAWN]
-    k, j = layout.maps[F.BACKUP]
-    backup_material = data.offer_material[layout.maps[F.RESERVE][j]]
-    rows = np.concatenate([keys, lost_keys, k * n_m + backup_material, draw_keys, keys])
+    backup_keys = lost_keys[layout.maps["backup_lost"]]
+    spot_keys = lost_keys[layout.maps["spot_lost"]]
+    rows = np.concatenate([keys, lost_keys, backup_keys, spot_keys, draw_keys, keys])
     cols = np.concatenate([
-        total[keys % n_m], layout.columns[F.LOST].index, layout.columns[F.BACKUP].index,
-        layout.columns[F.STOCK_DRAWN].index, layout.columns[F.SHORTAGE].index,
+        total[item], layout.columns[F.LOST].index, layout.columns[F.BACKUP].index,
+        layout.columns[F.SPOT].index, layout.columns[F.STOCK_DRAWN].index,
+        layout.columns[F.SHORTAGE].index,
     ])
-    vals = np.concatenate([np.ones(n), -np.ones(len(lost_keys)), np.ones(len(k)),
-                           np.ones(len(draw_keys)), np.ones(n)])
-    layout.add_rows(
-        F.DEMAND_COVER, n, rows, cols, vals, np.tile(data.demand, n_k), np.inf)
+    vals = np.concatenate([np.ones(n), -np.ones(len(lost_keys)),
+                           np.ones(len(backup_keys) + len(spot_keys) + len(draw_keys)),
+                           np.ones(n)])
+    layout.add_rows(F.DEMAND_COVER, n, rows, cols, vals, data.demand[item], np.inf)
 
 
 def define_cvar(layout: Layout, data: ModelData, risk_aversion: float, alpha: float) -> None:
-    """Rockafellar–Uryasev: λ (η + Σ_k π_k z_k / (1 − α)) with z_k ≥ R_k − η, z_k ≥ 0.
-    Only built when λ > 0."""
+    """Rockafellar–Uryasev per period: δ_t λ (η_t + Σ_k π_{k,t} z_{k,t} / (1 − α)) with
+    z_{k,t} ≥ R_{k,t} − η_t, z ≥ 0. Only built when λ > 0."""
     n_m, n_k = data.n_materials, data.n_scenarios
-    eta = layout.add_columns(F.VAR_LEVEL, 1, -np.inf, np.inf, money=True)
+    periods = cvar_periods(data)
+    eta = layout.add_columns(F.VAR_LEVEL, len(periods), -np.inf, np.inf, money=True)
+    layout.maps[F.VAR_LEVEL] = periods
     z = layout.add_columns(F.TAIL_EXCESS, n_k, 0.0, np.inf, money=True)
     for block, costs in cvar_costs(layout, data, risk_aversion, alpha):
         layout.add_cost(block, costs)
     k, j = layout.maps[F.BACKUP]
+    spot_k, spot_offer = layout.maps[F.SPOT]
     scen = np.arange(n_k)
-    shortage_scenario = np.repeat(scen, n_m)
-    rows = np.concatenate([scen, scen, shortage_scenario, k])
-    cols = np.concatenate([z.index, np.full(n_k, eta.start), layout.columns[F.SHORTAGE].index,
-                           layout.columns[F.BACKUP].index])
-    vals = np.concatenate([np.ones(n_k), np.ones(n_k), -np.tile(data.penalty, n_k),
-                           -data.landed_cost[layout.maps[F.RESERVE][j]]])
+    eta_of = eta.start + np.searchsorted(periods, data.scenario_period)
+    every = data.pair_item(np.arange(n_k * n_m))
+    rows = np.concatenate([scen, scen, np.repeat(scen, n_m), k, spot_k])
+    cols = np.concatenate([z.index, eta_of, layout.columns[F.SHORTAGE].index,
+                           layout.columns[F.BACKUP].index, layout.columns[F.SPOT].index])
+    vals = np.concatenate([np.ones(n_k), np.ones(n_k), -data.penalty[every],
+                           -data.landed_cost[layout.maps[F.RESERVE][j]],
+                           -spot_price(data, spot_k, spot_offer)])
     layout.add_rows(F.CVAR_TAIL, n_k, rows, cols, vals, 0.0, np.inf)

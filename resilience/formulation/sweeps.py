@@ -69,7 +69,7 @@ def build_hhi_floor_model(instance: Instance) -> BuiltModel:
     h = layout.add_columns(F.UNIFORM_HHI, 1, 0.0, 10_000.0, scale=10_000.0)
     layout.objective = {F.UNIFORM_HHI: np.ones(1)}
     _link_uniform_rows_to(layout, data, h.start)
-    eligible = np.zeros(data.n_materials)
+    eligible = np.zeros(data.n_material_items)
     np.add.at(eligible, data.offer_material,
               np.where(data.excluded, 0.0, np.minimum(data.capacity,
                                                       data.demand[data.offer_material])))

@@ -31,8 +31,9 @@ class StrategySwitch:
                         for name in (F.CONTRACT, F.FIRM_ORDER, F.RESERVE)}
 
     def select(self, session, strategy: str | None, excluded: np.ndarray) -> set[int]:
-        """Switch the session to `strategy`; `excluded` flags the offers its exclude rows
-        forbid. Returns the indices of the policies now in force."""
+        """Switch the session to `strategy`; `excluded` flags the offer items its exclude
+        rows forbid (`data.excluded_items`). Returns the indices of the policies now in
+        force."""
         for family, (lower, upper, owner_tags) in self.rows.items():
             on = np.array([t is None or t == strategy for t in owner_tags])
             session.set_row_bounds(family, np.arange(len(on)),

@@ -35,7 +35,19 @@ REDUCED_SCENARIOS = 12  # disruption scenarios kept in the reduced model (plus b
 FEASIBILITY_TOLERANCE = 1e-7  # HiGHS's primal feasibility tolerance, on the scaled form
 KNOWN_FAMILIES = frozenset({
     "contract", "firm_order", "reserve", "stock_held", "firm_total", "lost", "backup",
-    "stock_drawn", "shortage", "var_level", "tail_excess", "hhi_square"})
+    "stock_drawn", "shortage", "var_level", "tail_excess", "hhi_square",
+    "stock_added", "build", "spot"})
+# SPEC §7 families the closed form below does not complete (yet): a model that has any
+# of them, or more than one period, is solved without a start plan.
+HORIZON_FAMILIES = ("stock_added", "build", "spot")
+
+
+def completes(built) -> bool:
+    """Whether `complete` can finish a plan of this model: its columns are the known
+    families, in one period, without the §7 ones."""
+    families = built.form.column_families
+    return (KNOWN_FAMILIES.issuperset(families) and built.data.n_periods == 1
+            and all(families[f].size == 0 for f in HORIZON_FAMILIES if f in families))
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,8 @@ def offer_start(built, session, budget, *, force: bool = False) -> StartPlan | N
         return None
     if not force and built.form.nnz < START_FROM_NONZEROS:
         return None
-    if not KNOWN_FAMILIES.issuperset(built.form.column_families):
-        return None  # a user's extra columns: no closed form for them
+    if not completes(built):
+        return None  # a user's extra columns, or a horizon: no closed form for them
     plan = start_plan(built, budget)
     if plan is None or not session.set_start(plan.values):
         return None
@@ -171,7 +183,7 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
     material and scenario (what verify.py computes), the CVaR columns at their best for
     those costs, and the HHI chord columns at their least."""
     form, data, layout = built.form, built.data, built.layout
-    if not KNOWN_FAMILIES.issuperset(form.column_families):
+    if not completes(built):
         return None
     n_m, n_k = data.n_materials, data.n_scenarios
     values = np.zeros(form.n_cols)
@@ -212,6 +224,10 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
     drawn = np.maximum(drawn, 0.0)
     flat_need[draw_keys] -= drawn
     put("stock_drawn", drawn)
+    # what backup may still replace: lost supply not drawn from stock (SPEC v2 §3)
+    replaceable = lost.reshape(-1).copy()
+    replaceable[draw_keys] -= drawn
+    cover = np.minimum(flat_need, np.maximum(replaceable, 0.0))
 
     # backup: cheapest surviving reserve first, while it beats the shortage penalty
     k, j = layout.maps["backup"]
@@ -229,7 +245,7 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
         first[1:] = g[1:] != g[:-1]
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))
         before = cumulative - cap - (cumulative[group_start] - cap[group_start])
-        taken[order] = np.clip(flat_need[g] - before, 0.0, cap)
+        taken[order] = np.clip(cover[g] - before, 0.0, cap)
         np.subtract.at(flat_need, group, taken)
     put("backup", taken)
     shortage = np.maximum(flat_need, 0.0)

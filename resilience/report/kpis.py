@@ -104,6 +104,7 @@ class PolicyFigure:
     achieved: float
     binding: bool
     cost_per_point: float | None
+    period: str  # "" in a workbook without a Periods sheet
     unit: str
     cost_per_point_unit: str
 
@@ -113,7 +114,11 @@ class PolicyFigure:
                    cost_per_point_unit=cost_per_point_unit(cost.rule, currency))
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """v1's fields; `period` only over a horizon."""
+        out = dataclasses.asdict(self)
+        if not self.period:
+            del out["period"]
+        return out
 
 
 @dataclass(frozen=True)
