@@ -53,8 +53,8 @@ def _with_limits(instance, time_limit: float, mip_gap: float | None = None):
 
 
 def _verified(built, outcome) -> bool:
-    plan, stockpile = extract_plan(built, outcome.values)
-    return verify(built.data.instance, plan, stockpile, outcome.objective).ok
+    plan = extract_plan(built, outcome.values)
+    return verify(built.data.instance, plan.lines, plan.stockpile, outcome.objective).ok
 
 
 def test_a_solver_deaf_to_its_limit_is_killed_and_its_best_plan_kept():

@@ -439,7 +439,9 @@ def legacy_summary(result: SolveResult) -> dict:
         "shares": check.shares,
         "expected_shortage": check.expected_shortage,
         "scenarios": [dataclasses.asdict(s) for s in check.scenarios],
-        "policies": [dataclasses.asdict(p) for p in solution.policy_costs],
+        # v2 adds a policy's `period`, only over a horizon
+        "policies": [{k: v for k, v in dataclasses.asdict(p).items() if k != "period" or v}
+                     for p in solution.policy_costs],
         "strategy": instance.strategy,
         "whatif": instance.whatif,
         "settings": dataclasses.asdict(instance.settings),
