@@ -5,7 +5,9 @@ from it, so they cannot disagree. Kinds:
 
 - ``text``: free text; ``id``: an identifier (trimmed, compared case-insensitively);
 - ``ref``: a reference to an id defined on ``ref_sheet`` (``allow_star`` admits ``*``);
+  a number cell such as ``2026`` reads as the id ``2026``;
 - ``number``: a plain number; percent text is an error;
+- ``integer``: a whole number (``3``; ``2.5`` is an error); percent text is an error;
 - ``fraction``: a number that may also be written as ``65%`` or an Excel percentage;
 - ``choice``: one of ``choices``.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resilience.domain import POLICY_RULES
+from resilience.domain import OWNER, POLICY_RULES, STAGES
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,15 @@ MATERIALS = Sheet(
         Column(
             "max_stockpile", "number", "Cap on stock held (S_m); blank = no cap",
             unit="units", minimum=0,
+        ),
+        Column(
+            "initial_stock", "number",
+            "Stock on hand before the first period (H_m); what cannot be held is lost",
+            unit="units", default=0.0, minimum=0,
+        ),
+        Column(
+            "stock_price", "number", "Cost per unit added to the stock (s_m)",
+            unit="currency/unit", default=0.0, minimum=0,
         ),
     ),
     required=True,
@@ -158,6 +169,40 @@ SUPPLIERS = Sheet(
             "Overrides the tariff of the processing country; blank = the country's",
             unit="fraction", minimum=0,
         ),
+        Column(
+            "available_from", "ref",
+            "First period the offer can deliver (a project: the first its build can "
+            "start); blank = the first period",
+            ref_sheet="Periods",
+        ),
+        Column(
+            "available_until", "ref",
+            "Last period the offer can deliver; blank = the last period",
+            ref_sheet="Periods",
+        ),
+        Column(
+            "capex", "number",
+            "Blank = an ordinary offer; a number = a project: capacity that exists only "
+            "once built, costing capex once, in the period the build starts",
+            unit="currency", minimum=0,
+        ),
+        Column(
+            "lead_time", "integer",
+            "Projects only: periods from the start of the build to its first delivery",
+            unit="periods", default=0, minimum=0,
+        ),
+        Column(
+            "spot_capacity", "number",
+            "Units per period sold without a contract in a disruption, at the landed "
+            "cost raised by the scenario's price_surge (V_o)",
+            unit="units", default=0.0, minimum=0,
+        ),
+        Column(
+            "owner_country", "ref",
+            "The country whose state or firms control the supplier; blank = the origin "
+            "country",
+            ref_sheet="Countries",
+        ),
     ),
     required=True,
 )
@@ -181,8 +226,9 @@ POLICIES = Sheet(
         ),
         Column(
             "stage", "choice",
-            "Which country of an offer counts: origin, processing, or both in turn",
-            default="both", choices=("origin", "processing", "both"),
+            "Which country of an offer counts: origin, processing, both in turn (origin "
+            "and processing), or owner (its owner_country)",
+            default="both", choices=(*STAGES, "both", OWNER),
         ),
         Column(
             "value", "number",
@@ -191,6 +237,11 @@ POLICIES = Sheet(
         Column("strategy", "id", "Strategy name; blank = always applies"),
         Column("whatif", "id", "What-if name; the row applies only under that what-if"),
         Column("name", "text", "Label in the report; blank = rule and target"),
+        Column(
+            "from_period", "ref",
+            "The rule applies in this period and every later one; blank = from the first",
+            ref_sheet="Periods",
+        ),
     ),
 )
 
@@ -217,12 +268,62 @@ SCENARIOS = Sheet(
             unit="fraction", default=0.0, minimum=0, maximum=1,
         ),
         Column("whatif", "id", "What-if name; the row applies only under that what-if"),
+        Column(
+            "period", "ref",
+            "The period the row applies in; blank = every period",
+            ref_sheet="Periods",
+        ),
+        Column(
+            "price_surge", "fraction",
+            "Rise of spot prices while the scenario lasts (surge_k), equal on every row of "
+            "a scenario",
+            unit="fraction", default=0.0, minimum=0,
+        ),
+    ),
+)
+
+PERIODS = Sheet(
+    "Periods",
+    "The planning horizon, one row per period in time order. Without this sheet (or with "
+    "no rows on it) the workbook plans one period.",
+    (
+        Column("period", "id", "Period id, unique, e.g. 2026", required=True,
+               mandatory_value=True),
+        Column(
+            "weight", "number",
+            "Weight of the period's costs in the objective (delta_t); blank = "
+            "(1 + discount_rate)^(-t), t = 0 for the first row",
+            minimum=0, min_exclusive=True,
+        ),
+    ),
+)
+
+DEMAND = Sheet(
+    "Demand",
+    "Demand per material and period; a pair not listed takes Materials.demand. A row with "
+    "a what-if name applies only under that what-if, replacing the base row of its "
+    "material and period.",
+    (
+        Column(
+            "material", "ref", "Material (a Materials id)", required=True,
+            mandatory_value=True, ref_sheet="Materials",
+        ),
+        Column(
+            "period", "ref", "Period (a Periods id)", required=True, mandatory_value=True,
+            ref_sheet="Periods",
+        ),
+        Column(
+            "demand", "number", "Units needed in that period (D_m,t); 0 = nothing to buy",
+            unit="units", required=True, mandatory_value=True, minimum=0,
+        ),
+        Column("whatif", "id", "What-if name; the row applies only under that what-if"),
     ),
 )
 
 WHATIFS = Sheet(
     "WhatIfs",
-    "Named sets of edits applied to the base data before solving.",
+    "Named sets of edits applied to the base data before solving. A what-if's own Demand "
+    "rows go on the Demand sheet, with its name in their whatif column.",
     (
         Column("whatif", "id", "What-if name", required=True, mandatory_value=True),
         Column(
@@ -262,6 +363,11 @@ SETTING_KEYS = Sheet(
             default=1e-4, minimum=0, maximum=1,
         ),
         Column("currency", "text", "Currency label in reports", default="USD"),
+        Column(
+            "discount_rate", "fraction",
+            "r: a period without its own weight weighs (1 + r)^(-t)", unit="fraction",
+            default=0.0, minimum=0,
+        ),
     ),
     key_value=True,
 )
@@ -269,8 +375,8 @@ SETTING_KEYS = Sheet(
 # Sheets the template adds for people (instructions, dropdown sources): read past silently.
 HELPER_SHEETS = ("Instructions", "Lists")
 
-SHEETS: tuple[Sheet, ...] = (MATERIALS, COUNTRIES, SUPPLIERS, POLICIES, SCENARIOS, WHATIFS,
-                             SETTING_KEYS)
+SHEETS: tuple[Sheet, ...] = (MATERIALS, COUNTRIES, SUPPLIERS, POLICIES, SCENARIOS, PERIODS,
+                             DEMAND, WHATIFS, SETTING_KEYS)
 
 
 def normalise_name(text: object) -> str:
@@ -297,6 +403,7 @@ def describe_kind(column: Column) -> str:
             return "country code, group tag or *"
         return f"ref {column.ref_sheet}{star}"
     text = {"id": "identifier", "text": "text", "number": "number",
+            "integer": "whole number",
             "fraction": "fraction (0.65, 65% or a % cell)"}[column.kind]
     bounds = column.bounds_text()
     return f"{text} {bounds}" if bounds else text

@@ -18,8 +18,11 @@ Choices made for people filling the workbook in Excel or LibreOffice:
   (``=IF(Materials!$A2="","",Materials!$A2)``). Plain ranges and ``IF`` work in Excel and
   LibreOffice alike; no dynamic (OFFSET / spill) ranges are used.
 - Number checks follow the schema bounds. Plain ``number`` columns stop bad entries;
-  ``fraction`` columns only warn, because text such as ``65%`` (which the reader accepts)
-  fails a decimal check.
+  ``integer`` columns (a project's lead_time) accept whole numbers only; ``fraction``
+  columns only warn, because text such as ``65%`` (which the reader accepts) fails a
+  decimal check.
+- Period references (offer windows, from_period, a scenario's or a demand row's period)
+  are dropdowns of the ids typed on Periods, like references to Materials and Countries.
 - The only formulas are our own, on the Lists sheet; any other text starting with ``=`` is
   forced to be text.
 """
@@ -55,7 +58,11 @@ _MAX_INLINE_LIST = 255  # a literal list formula ("a,b,c") is limited to 255 cha
 
 _SHEET_NOTES = {
     "Suppliers": "The combination supplier, material, country, processing_country must be "
-                 "unique, and min_order must not exceed capacity.",
+                 "unique, and min_order must not exceed capacity. Over a horizon: "
+                 "available_from / available_until bound the periods an offer delivers in; "
+                 "a capex makes the offer a project, built once (capex paid in the period "
+                 "the build starts) and online lead_time periods later; spot_capacity is "
+                 "bought without a contract in a disruption, at the scenario's price_surge.",
     "Policies": "Rules: max_country_share and min/max_group_share take a share of demand "
                 "(0.65 or 65%); max_hhi takes 0-10,000 with target * or blank; exclude "
                 "takes no value and needs a country or group target.",
@@ -63,7 +70,15 @@ _SHEET_NOTES = {
                  "(baseline only), and disruption_prob on Countries is then unused. To "
                  "have one scenario generated per country with disruption_prob > 0, delete "
                  "this sheet. Probabilities of the scenarios must sum to at most 1; the rest "
-                 "is the no-disruption baseline (a reserved name).",
+                 "is the no-disruption baseline (a reserved name). With Periods, a row with "
+                 "a period applies only in that period (blank: in every period), and the "
+                 "sum is checked in each period.",
+    "Periods": "Optional: fill it to plan over several periods (e.g. 2026, 2027, ...), one "
+               "row per period in time order. Left empty, the workbook plans one period. "
+               "Period ids such as 2026 may be typed as numbers.",
+    "Demand": "Optional, with Periods: demand of a material in a period; a pair not listed "
+              "takes Materials.demand. A row with a what-if name replaces the base row of "
+              "its material and period when that what-if is applied.",
     "WhatIfs": "where is a filter such as country=CHN; material=gallium. An edit that "
                "matches no row is an error.",
     "Settings": "A key | value sheet: one row per setting (the keys are the Settings rows "
@@ -174,21 +189,26 @@ def _validation(column: Column, first_cell: str, lists: _Lists) -> DataValidatio
                   f"Not {offered}. Keep it only if that is intended (see the column's "
                   "note); resilience validate checks every reference.", strict=False)
         return validation
-    if column.kind in ("number", "fraction") and (column.minimum is not None
-                                                   or column.maximum is not None):
-        validation = _number_validation(column, first_cell)
+    if column.kind in ("number", "fraction", "integer") and (column.minimum is not None
+                                                              or column.maximum is not None):
+        whole = column.kind == "integer"
+        validation = _number_validation(column, first_cell, "whole" if whole else "decimal")
         fraction = column.kind == "fraction"
         hint = " Write 0.65 or 65%." if fraction else ""
-        _messages(validation, name, _prompt(column, f"A number {column.bounds_text()}.{hint}"),
-                  "Out of bounds", f"{name} must be a number {column.bounds_text()}.",
+        number = "a whole number" if whole else "a number"
+        _messages(validation, name,
+                  _prompt(column, f"{number.capitalize()} {column.bounds_text()}.{hint}"),
+                  "Out of bounds", f"{name} must be {number} {column.bounds_text()}.",
                   strict=not fraction)
         return validation
     return None
 
 
-def _number_validation(column: Column, first_cell: str) -> DataValidation:
-    """Decimal validation with the schema's bounds. Excel's ``between`` is inclusive, so a
-    two-sided range with an open end becomes a custom formula on the anchor cell."""
+def _number_validation(column: Column, first_cell: str, kind: str = "decimal"
+                       ) -> DataValidation:
+    """Decimal (or whole-number) validation with the schema's bounds. Excel's ``between``
+    is inclusive, so a two-sided range with an open end becomes a custom formula on the
+    anchor cell."""
     lo, hi = column.minimum, column.maximum
     if lo is not None and hi is not None:
         if column.min_exclusive or column.max_exclusive:
@@ -198,14 +218,14 @@ def _number_validation(column: Column, first_cell: str) -> DataValidation:
                      f"{ref}{'<' if column.max_exclusive else '<='}{_num(hi)}"]
             return DataValidation(type="custom", formula1=f"AND({','.join(tests)})",
                                   allow_blank=True)
-        return DataValidation(type="decimal", operator="between", formula1=_num(lo),
+        return DataValidation(type=kind, operator="between", formula1=_num(lo),
                               formula2=_num(hi), allow_blank=True)
     if lo is not None:
         operator = "greaterThan" if column.min_exclusive else "greaterThanOrEqual"
-        return DataValidation(type="decimal", operator=operator, formula1=_num(lo),
+        return DataValidation(type=kind, operator=operator, formula1=_num(lo),
                               allow_blank=True)
     operator = "lessThan" if column.max_exclusive else "lessThanOrEqual"
-    return DataValidation(type="decimal", operator=operator, formula1=_num(hi),
+    return DataValidation(type=kind, operator=operator, formula1=_num(hi),
                           allow_blank=True)
 
 
@@ -317,12 +337,13 @@ def _instructions(ws: Worksheet) -> None:
         "This workbook is the input of resilience, a supply-chain resilience optimizer: "
         "it decides how much of each material to buy from which supplier in which country, "
         "trading cost against concentration and disruption risk. Fill Materials, Countries "
-        "and Suppliers (required) and, if needed, Policies, Scenarios, WhatIfs and Settings. "
+        "and Suppliers (required) and, if needed, Policies, Scenarios, Periods and Demand "
+        "(to plan over several periods), WhatIfs and Settings. "
         "Keep row 1 of each sheet as it is: it names the columns (hover a header for its "
         "meaning, unit and default). Enter one record per row from row 2; blank rows are "
-        "skipped. Dropdowns offer the allowed values and the ids typed on Materials and "
-        "Countries; number cells check their bounds. Fractions (probabilities, tariffs, "
-        "shares) may be written 0.65 or 65%. Ids are compared ignoring case. Check the "
+        "skipped. Dropdowns offer the allowed values and the ids typed on Materials, "
+        "Countries and Periods; number cells check their bounds. Fractions (probabilities, "
+        "tariffs, shares) may be written 0.65 or 65%. Ids are compared ignoring case. Check the "
         f"workbook with: resilience validate BOOK.xlsx (it lists every problem as "
         f"Sheet!Cell). This {INSTRUCTIONS_SHEET} sheet and the hidden {LISTS_SHEET} sheet "
         "(which feeds the dropdowns) are not read by resilience."
@@ -378,6 +399,7 @@ def _kind_text(column: Column) -> str:
         "id": "id (text)",
         "text": "text",
         "number": "number",
+        "integer": "whole number",
         "fraction": "fraction (0.65, 65% or a % cell)",
         "choice": "choice",
     }.get(column.kind, column.kind)
@@ -439,7 +461,8 @@ def _style_header(cell: Cell) -> None:
 
 
 def _width(column: Column) -> float:
-    by_kind = {"id": 16, "ref": 16, "text": 20, "number": 13, "fraction": 14, "choice": 12}
+    by_kind = {"id": 16, "ref": 16, "text": 20, "number": 13, "integer": 12, "fraction": 14,
+               "choice": 12}
     width = max(len(column.name) + 4, by_kind.get(column.kind, 14))
     if column.choices:
         width = max(width, max(len(c) for c in column.choices) + 4)

@@ -24,9 +24,11 @@ from pathlib import Path
 from resilience.domain import (
     BASELINE,
     Country,
+    DemandRow,
     Instance,
     Material,
     Offer,
+    Period,
     Policy,
     Scenario,
     ScenarioHit,
@@ -36,8 +38,10 @@ from resilience.domain import (
 from resilience.errors import InputError, Problem
 from resilience.schema import (
     COUNTRIES,
+    DEMAND,
     HELPER_SHEETS,
     MATERIALS,
+    PERIODS,
     POLICIES,
     SCENARIOS,
     SETTING_KEYS,
@@ -126,13 +130,20 @@ def validate(raw: RawWorkbook) -> Instance:
             _check_headers(raw.sheets[sheet.name], sheet, out)
 
     ids = _Ids()
+    # Periods first: every other sheet may name them.
+    periods = _periods(raw.sheets.get("Periods"), ids, out)
     materials = _materials(raw.sheets.get("Materials"), ids, out)
     countries = _countries(raw.sheets.get("Countries"), ids, out)
     offers = _offers(raw.sheets.get("Suppliers"), ids, countries, out)
     policies = _policies(raw.sheets.get("Policies"), ids, out)
     scenario_rows = _scenarios(raw.sheets.get("Scenarios"), ids, out)
+    demand_rows, demand_edits = _demand(raw.sheets.get("Demand"), ids, out)
     settings = _settings(raw.sheets.get("Settings"), out)
-    edits = _whatifs(raw.sheets.get("WhatIfs"), ids, out)
+    edits = _whatifs(raw.sheets.get("WhatIfs"), ids, out) + demand_edits
+    if settings.discount_rate > 0 and not periods:
+        out.add("Settings", _setting_cell(raw.sheets["Settings"], "discount_rate"),
+                "discount_rate is unused: the workbook plans one period (no Periods rows)",
+                warning=True)
 
     if "Suppliers" in raw.sheets and not raw.sheets["Suppliers"].rows:
         out.add("Suppliers", "", "the sheet has no offers")
@@ -162,6 +173,8 @@ def validate(raw: RawWorkbook) -> Instance:
         scenario_rows=scenario_rows,
         settings=settings,
         whatif_edits=tuple(edits),
+        periods=tuple(periods),
+        demand_rows=tuple(demand_rows),
         source_name=raw.path.name,
         source_sha256=_sha256(raw.path),
         warnings=tuple(str(p) for p in out.warnings),
@@ -181,6 +194,11 @@ def validate(raw: RawWorkbook) -> Instance:
     if out.errors:
         raise InputError(out.problems)
     return instance
+
+
+def _shown(number: float) -> float | int:
+    """A parsed number as a message quotes it: 20, not 20.0."""
+    return int(number) if number.is_integer() else number
 
 
 def _echo(value: object) -> object:
@@ -230,6 +248,10 @@ class _Ids:
         self.suppliers: dict[str, str] = {}
         self.strategies: dict[str, str] = {}
         self.whatifs: dict[str, str] = {}
+        # SPEC §7: period ids in time order (the Periods sheet's rows); whether it exists.
+        self.periods: dict[str, str] = {}
+        self.period_order: dict[str, int] = {}  # spelling -> t
+        self.periods_sheet = False
 
 
 def _key(text: str) -> str:
@@ -244,6 +266,17 @@ def _parse(value: object, column: Column, sheet: str, cell: str, out: _Collector
     """One cell by its column's kind; returns None (and records why) when unusable."""
     kind = column.kind
     fraction = kind == "fraction" if as_fraction is None else as_fraction
+    if kind == "integer":
+        number = _number(value, False, sheet, cell, column.name, out)
+        if number is None:
+            return None
+        if not _within(number, column):
+            out.add(sheet, cell, f"{column.name} must be {column.bounds_text()}", found=value)
+            return None
+        if not number.is_integer():
+            out.add(sheet, cell, f"{column.name} must be a whole number", found=value)
+            return None
+        return int(number)
     if kind in ("number", "fraction") or as_fraction is not None:
         number = _number(value, fraction, sheet, cell, column.name, out)
         if number is None:
@@ -416,6 +449,12 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
             values = [v if type(v) is float and low <= v <= high
                       else float(v) if type(v) is int and low <= v <= high
                       else blank if v == "" else _SLOW for v in cells]
+    elif column.kind == "integer" and not (column.min_exclusive or column.max_exclusive):
+        low = -_LARGEST if column.minimum is None else column.minimum
+        high = _LARGEST if column.maximum is None else column.maximum
+        values = [v if type(v) is int and low <= v <= high
+                  else int(v) if type(v) is float and low <= v <= high and v.is_integer()
+                  else blank if v == "" else _SLOW for v in cells]
     elif column.kind in ("text", "id", "ref"):
         values = [text if type(v) is str and (text := v.strip()) and len(text) <= 1000
                   else blank if v == "" else _SLOW for v in cells]
@@ -474,15 +513,89 @@ def _materials(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Materia
         if name == "*":
             out.add("Materials", cells["material"], "* is reserved for 'every material'")
             continue
-        if not _ok(v["demand"], v["shortage_penalty"]) or v["stockpile_cost"] is _INVALID \
-                or v["max_stockpile"] is _INVALID:
+        if not _ok(v["demand"], v["shortage_penalty"], v["initial_stock"], v["stock_price"]) \
+                or v["stockpile_cost"] is _INVALID or v["max_stockpile"] is _INVALID:
             continue
+        initial, held, cap = v["initial_stock"], v["stockpile_cost"], v["max_stockpile"]
+        if initial > 0 and held is None:
+            out.add("Materials", cells["initial_stock"], "initial_stock is lost: the "
+                    "material has no stockpile_cost, so no stock can be held",
+                    found=_shown(initial), warning=True)
+        elif initial > 0 and cap is not None and initial > cap:
+            out.add("Materials", cells["initial_stock"], f"initial_stock above max_stockpile "
+                    f"({cap:g}): the excess is lost", found=_shown(initial), warning=True)
         result.append(Material(
             id=name, unit=v["unit"] or "", demand=v["demand"],
-            shortage_penalty=v["shortage_penalty"], stockpile_cost=v["stockpile_cost"],
-            max_stockpile=v["max_stockpile"], row=row,
+            shortage_penalty=v["shortage_penalty"], stockpile_cost=held,
+            max_stockpile=cap, row=row, initial_stock=initial,
+            stock_price=v["stock_price"],
         ))
     return result
+
+
+def _periods(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Period]:
+    """The horizon in time order. Ids are registered even on a row whose weight is bad
+    (already reported), so references to them are not reported a second time."""
+    if raw is None:
+        return []
+    ids.periods_sheet = True
+    result = []
+    for row, v, cells in _cells(raw, PERIODS, out):
+        name = v["period"]
+        if not _ok(name):
+            continue
+        if _key(name) in ids.periods:
+            out.add("Periods", cells["period"], "duplicate period (ids are compared "
+                    "ignoring case)", found=name)
+            continue
+        ids.periods[_key(name)] = name
+        ids.period_order[name] = len(ids.period_order)
+        if v["weight"] is _INVALID:
+            continue
+        result.append(Period(id=name, weight=v["weight"], row=row))
+    return result
+
+
+def _period_problem(ids: _Ids) -> str:
+    """Why a period reference cannot be resolved."""
+    if not ids.periods_sheet:
+        return "no such period: the workbook has no Periods sheet"
+    if not ids.periods:
+        return "no such period: the Periods sheet lists none"
+    return "unknown period (not on Periods)"
+
+
+def _period_ref(value: object, ids: _Ids, sheet: str, cell: str, out: _Collector
+                ) -> object:
+    """A period reference: the Periods sheet's spelling, None when blank, _INVALID when
+    unusable (reported)."""
+    if value is None:
+        return None
+    if value is _INVALID:
+        return _INVALID
+    found = ids.periods.get(_key(str(value)))
+    if found is None:
+        out.add(sheet, cell, _period_problem(ids), found=str(value))
+        return _INVALID
+    return found
+
+
+def _period_refs(table: _Table, name: str, ids: _Ids, sheet: str, out: _Collector
+                 ) -> tuple[list[object], list[int]]:
+    """`_period_ref` over a column: the spellings (None blank, _INVALID unusable), and the
+    rows holding an unusable one."""
+    values = table.values[name]
+    if name not in table.raw.headers:
+        return values, []
+    found = {v: ids.periods.get(_key(str(v))) for v in set(values) if _ok(v)}
+    result = [None if v is None else _INVALID if v is _INVALID
+              else found[v] if found[v] is not None else _INVALID for v in values]
+    bad = [i for i, v in enumerate(result) if v is _INVALID]
+    for i in bad:
+        if values[i] is not _INVALID:
+            out.add(sheet, table.cell(name, i), _period_problem(ids),
+                    found=str(values[i]))
+    return result, bad
 
 
 def _countries(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Country]:
@@ -576,22 +689,31 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
         "Suppliers", out)
     processings = [origin if written is None else found for origin, written, found
                    in zip(origins, v["processing_country"], processing_refs, strict=True)]
+    # SPEC §7 columns: a window, a project's capex and lead time, spot, the owner.
+    owners, unknown_owners = _refs(table, "owner_country", ids.countries,
+                                   "owner country (not on Countries)", "Suppliers", out)
+    starts, bad_starts = _period_refs(table, "available_from", ids, "Suppliers", out)
+    ends, bad_ends = _period_refs(table, "available_until", ids, "Suppliers", out)
     suppliers = v["supplier"]
     unit_cost, capacity, min_order, fixed_cost = (
         v["unit_cost"], v["capacity"], v["min_order"], v["fixed_cost"])
     reserve_cost, own_tariff = v["reserve_cost"], v["tariff"]
+    capex, lead_time, spot = v["capex"], v["lead_time"], v["spot_capacity"]
     # Rows with a cell that is missing or unusable (already reported) make no offer.
     # Only flagged rows can be such, unless a column with no default is missing.
+    bad_refs = {*unknown_owners, *bad_starts, *bad_ends}
     if all(c.name in raw.headers for c in SUPPLIERS.columns
            if c.mandatory_value and c.default is None):
-        suspects = {*unknown_materials, *unknown_origins, *unknown_processing}.union(
-            *table.flagged.values())
+        suspects = {*unknown_materials, *unknown_origins, *unknown_processing,
+                    *bad_refs}.union(*table.flagged.values())
     else:
         suspects = set(range(len(table.rows)))
+    written_owners = v["owner_country"]
     broken = {i for i in suspects if not _ok(
         suppliers[i], materials[i], origins[i], processings[i], unit_cost[i], capacity[i],
-        min_order[i], fixed_cost[i]) or reserve_cost[i] is _INVALID
-        or own_tariff[i] is _INVALID}
+        min_order[i], fixed_cost[i], lead_time[i], spot[i]) or reserve_cost[i] is _INVALID
+        or own_tariff[i] is _INVALID or capex[i] is _INVALID or i in bad_refs
+        or written_owners[i] is _INVALID}
     # From here on, only the usable rows, one list per column.
     usable = [i for i in range(len(table.rows)) if i not in broken] if broken else None
 
@@ -599,9 +721,11 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
         return column if usable is None else [column[i] for i in usable]
 
     rows, written, materials, origins, processings, unit_cost, capacity, min_order, \
-        fixed_cost, reserve_cost, own_tariff = map(usable_only, (
+        fixed_cost, reserve_cost, own_tariff, starts, ends, capex, lead_time, spot, \
+        owners = map(usable_only, (
             table.rows, suppliers, materials, origins, processings, unit_cost, capacity,
-            min_order, fixed_cost, reserve_cost, own_tariff))
+            min_order, fixed_cost, reserve_cost, own_tariff, starts, ends, capex,
+            lead_time, spot, owners))
     folded = [name.casefold() for name in written]  # _key(name): cells are stripped already
     # The first spelling met wins: read backwards, earlier rows overwrite later ones.
     spellings = dict(zip(reversed(folded), reversed(written), strict=True))
@@ -627,9 +751,21 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
                 out.add("Suppliers", table.cell("min_order", _at(usable, k)), "min_order "
                         f"exceeds capacity ({most:g})", found=least)
                 dropped.add(k)
+    if "available_from" in raw.headers and "available_until" in raw.headers:
+        order = ids.period_order
+        for k, (first, last) in enumerate(zip(starts, ends, strict=True)):
+            if first is not None and last is not None and order[first] > order[last] \
+                    and k not in dropped:
+                out.add("Suppliers", table.cell("available_from", _at(usable, k)),
+                        f"available_from is after available_until ({last})", found=first)
+                dropped.add(k)
+    if "lead_time" in raw.headers:
+        lead_time = _lead_times(table, usable, dropped, starts, ends, capex, lead_time, ids,
+                                out)
     tariffs = {c.id: c.tariff for c in countries}
     columns = (rows, names, materials, origins, processings, unit_cost, capacity,
-               min_order, fixed_cost, reserve_cost, own_tariff)
+               min_order, fixed_cost, reserve_cost, own_tariff, starts, ends, capex,
+               lead_time, spot, owners)
     if dropped:
         columns = tuple([x for k, x in enumerate(column) if k not in dropped]
                         for column in columns)
@@ -638,9 +774,49 @@ def _offers(raw: RawSheet | None, ids: _Ids, countries: list[Country],
          "processing_country": processing, "unit_cost": cost, "capacity": most,
          "min_order": least, "fixed_cost": fixed, "reserve_cost": reserve,
          "tariff": tariffs.get(processing, 0.0) if tariff is None else tariff,
-         "tariff_override": tariff, "row": row}
+         "tariff_override": tariff, "row": row, "available_from": first,
+         "available_until": last, "capex": build, "lead_time": lead,
+         "spot_capacity": sold, "owner_country": owner}
         for row, name, material, origin, processing, cost, most, least, fixed, reserve,
-        tariff in zip(*columns, strict=True)])
+        tariff, first, last, build, lead, sold, owner in zip(*columns, strict=True)])
+
+
+def _lead_times(table: _Table, usable: list[int] | None, dropped: set[int],
+                starts: list, ends: list, capex: list, lead_time: list, ids: _Ids,
+                out: _Collector) -> list[int]:
+    """Lead times as stored: 0 where the offer is no project (the cell is ignored, with a
+    warning). A project whose earliest build could not be online inside its window and
+    the horizon is kept, with a warning naming its lead_time cell: it will never be
+    built."""
+    order = ids.period_order
+    names = list(order)
+    last_t = max(len(names) - 1, 0)
+    result = list(lead_time)
+    for k, lead in enumerate(lead_time):
+        if lead == 0 or k in dropped:
+            continue
+        cell = table.cell("lead_time", _at(usable, k))
+        if capex[k] is None:
+            out.add("Suppliers", cell, "lead_time is ignored: the offer has no capex, so it "
+                    "is not a project", found=lead, warning=True)
+            result[k] = 0
+            continue
+        first = 0 if starts[k] is None else order[starts[k]]
+        last = last_t if ends[k] is None else order[ends[k]]
+        if first + lead <= last:
+            continue
+        if not names:
+            out.add("Suppliers", cell, "the project can never deliver: the workbook plans "
+                    "one period (no Periods sheet) and its lead_time puts the first "
+                    "delivery after it", found=lead, warning=True)
+            continue
+        bound = f"available_until ({ends[k]})" if ends[k] is not None and last < last_t \
+            else f"the last period ({names[last_t]})"
+        out.add("Suppliers", cell, f"the project can never deliver: a build started in "
+                f"{names[first]}, its first possible period, is online only {lead} "
+                f"period{'s' if lead != 1 else ''} later, after {bound}", found=lead,
+                warning=True)
+    return result
 
 
 def _at(usable: list[int] | None, k: int) -> int:
@@ -650,18 +826,19 @@ def _at(usable: list[int] | None, k: int) -> int:
 
 _OFFER_FIELDS = ("supplier", "material", "country", "processing_country", "unit_cost",
                  "capacity", "min_order", "fixed_cost", "reserve_cost", "tariff",
-                 "tariff_override", "row")
+                 "tariff_override", "row", "available_from", "available_until", "capex",
+                 "lead_time", "spot_capacity", "owner_country")
 
 
 def _offers_from(fields: list[dict[str, object]]) -> list[Offer]:
     """[Offer(**f) for f in fields], in a third of the time. A frozen dataclass's
-    __init__ sets each field through object.__setattr__: 12 calls, 3 µs an offer, a fifth
-    of validating 100,000 offers. Handing each instance its finished __dict__ makes the
-    same object — equal, hashing, pickling and printing alike — as long as Offer is a
-    plain dataclass of exactly these fields; if it ever is not (a new field,
-    __post_init__, slots), the real constructor is used. The price is memory: such a
-    dict does not share its keys with the other offers' (about 300 bytes more an
-    offer)."""
+    __init__ sets each field through object.__setattr__, one call per field (with the 12
+    fields of v1, 3 µs an offer, a fifth of validating 100,000 offers). Handing each
+    instance its finished __dict__ makes the same object — equal, hashing, pickling and
+    printing alike — as long as Offer is a plain dataclass of exactly these fields; if it
+    ever is not (a new field, __post_init__, slots), the real constructor is used. The
+    price is memory: such a dict does not share its keys with the other offers' (about
+    300 bytes more an offer)."""
     plain = (tuple(f.name for f in dataclasses.fields(Offer)) == _OFFER_FIELDS
              and not hasattr(Offer, "__post_init__") and not hasattr(Offer, "__slots__"))
     if not plain:
@@ -681,7 +858,9 @@ def _policies(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Policy]:
         material = _ref(v["material"], ids.materials, "material (not on Materials)",
                         "Policies", cells.get("material", ""), out, allow_star=True)
         target, kind = _policy_target(v["target"], ids, cells.get("target", ""), out)
-        if not _ok(rule, stage, material) or target is None:
+        from_period = _period_ref(v["from_period"], ids, "Policies",
+                                  cells.get("from_period", ""), out)
+        if not _ok(rule, stage, material) or target is None or from_period is _INVALID:
             continue
         value_cell = cells.get("value", "")
         raw_value = v["value"]
@@ -722,6 +901,7 @@ def _policies(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Policy]:
         result.append(Policy(
             rule=rule, material=material, target=target, target_kind=kind, stage=stage,
             value=value, strategy=strategy, whatif=whatif, name=name, row=row,
+            from_period=from_period,
         ))
     return result
 
@@ -750,9 +930,14 @@ def _policy_target(value: object, ids: _Ids, cell: str, out: _Collector
 
 def _scenarios(raw: RawSheet | None, ids: _Ids, out: _Collector
                ) -> tuple[Scenario, ...] | None:
+    """One Scenario per (what-if, scenario, period) group of rows. Rows that apply in the
+    same period must agree on the probability (a blank-period row applies in every
+    period); every row of a scenario carries the same price_surge (blank = 0)."""
     if raw is None:
         return None
-    groups: dict[tuple[str | None, str], dict] = {}
+    groups: dict[tuple[str | None, str, str | None], dict] = {}
+    families: dict[tuple[str | None, str], list[dict]] = {}  # rows of one scenario
+    broken_families: set[tuple[str | None, str]] = set()
     whatifs = ids.whatifs
     for row, v, cells in _cells(raw, SCENARIOS, out):
         name = v["scenario"]
@@ -760,6 +945,7 @@ def _scenarios(raw: RawSheet | None, ids: _Ids, out: _Collector
                        "Scenarios", cells.get("country", ""), out)
         material = _ref(v["material"], ids.materials, "material (not on Materials)",
                         "Scenarios", cells.get("material", ""), out, allow_star=True)
+        period = _period_ref(v["period"], ids, "Scenarios", cells.get("period", ""), out)
         if not _ok(name):
             continue
         if _key(name) == BASELINE:
@@ -767,33 +953,130 @@ def _scenarios(raw: RawSheet | None, ids: _Ids, out: _Collector
                     "no-disruption scenario", found=name)
             continue
         whatif = _spelling(v["whatif"], whatifs)
-        key = (whatif and _key(whatif), _key(name))
-        group = groups.setdefault(key, {"name": name, "prob": v["probability"],
-                                        "row": row, "hits": [], "whatif": whatif,
-                                        "cell": cells.get("probability", "")})
-        prob = v["probability"]
-        if _ok(prob, group["prob"]) and abs(prob - group["prob"]) > 1e-12:
-            out.add("Scenarios", cells["probability"], f"probability differs from the first "
-                    f"row of scenario {group['name']} (row {group['row']}: "
-                    f"{group['prob']:g})", found=prob)
-        if not _ok(country, material, v["capacity_factor"], prob):
+        family_key = (whatif and _key(whatif), _key(name))
+        if period is _INVALID:
+            broken_families.add(family_key)
+            continue
+        family = families.setdefault(family_key, [])
+        group = groups.setdefault((*family_key, period), {
+            "name": family[0]["name"] if family else name, "prob": v["probability"],
+            "row": row, "hits": [], "whatif": whatif, "period": period,
+            "cell": cells.get("probability", "")})
+        record = {"name": name, "row": row, "prob": v["probability"], "group": group,
+                  "period": period, "surge": v["price_surge"], "cells": cells}
+        family.append(record)
+        if not _ok(country, material, v["capacity_factor"], v["probability"],
+                   v["price_surge"]):
             group["broken"] = True
             continue
         group["hits"].append(ScenarioHit(country, material, v["capacity_factor"]))
+    for family_key, family in families.items():
+        _check_scenario_rows(family, groups, family_key, out)
     scenarios = []
-    for group in groups.values():
-        if group.get("broken") or not _ok(group["prob"]):
+    for key, group in groups.items():
+        if group.get("broken") or not _ok(group["prob"]) or key[:2] in broken_families:
             continue
+        first = families[key[:2]][0]
         scenarios.append(Scenario(
             name=group["name"], probability=group["prob"], hits=tuple(group["hits"]),
-            whatif=group["whatif"], row=group["row"],
+            whatif=group["whatif"], row=group["row"], period=group["period"],
+            price_surge=first["surge"] if _ok(first["surge"]) else 0.0,
         ))
-    base_total = sum(s.probability for s in scenarios if s.whatif is None)
-    if base_total > 1 + 1e-9:
-        first = min((s.row for s in scenarios if s.whatif is None), default=2)
-        out.add("Scenarios", _col(raw, "probability", first), "scenario probabilities sum "
-                "to more than 1", found=round(base_total, 6))
+    _check_probability_budget(raw, scenarios, groups, ids, out)
     return tuple(scenarios)
+
+
+def _check_scenario_rows(family: list[dict], groups: dict, family_key: tuple,
+                         out: _Collector) -> None:
+    """Within one period a scenario has one probability: each row agrees with the first
+    row of its own period's group, or, for a period-specific row, with the first row of
+    the scenario's rows for every period. Every row has the scenario's first surge."""
+    blank = groups.get((*family_key, None))
+    first = family[0]
+    for record in family:
+        group = record["group"]
+        reference = blank if blank is not None and record["period"] is not None else group
+        prob, expected = record["prob"], reference["prob"]
+        if record["row"] != reference["row"] and _ok(prob, expected) \
+                and abs(prob - expected) > 1e-12:
+            if reference is group:
+                where = "" if group["period"] is None else f" in period {group['period']}"
+                message = (f"probability differs from the first row of scenario "
+                           f"{group['name']}{where} (row {group['row']}: {expected:g})")
+            else:
+                message = (f"probability differs from the rows of scenario "
+                           f"{group['name']} for every period (row {reference['row']}: "
+                           f"{expected:g}); within one period a scenario has one "
+                           "probability")
+            out.add("Scenarios", record["cells"]["probability"], message, found=prob)
+        surge, wanted = record["surge"], first["surge"]
+        if record is not first and _ok(surge, wanted) and abs(surge - wanted) > 1e-12:
+            out.add("Scenarios", record["cells"]["price_surge"], "price_surge differs from "
+                    f"the first row of scenario {first['name']} (row {first['row']}: "
+                    f"{wanted:g}); it is equal on every row of a scenario, a blank counting "
+                    "as 0", found=_shown(surge))
+
+
+def _check_probability_budget(raw: RawSheet, scenarios: list[Scenario], groups: dict,
+                              ids: _Ids, out: _Collector) -> None:
+    """Σ_k π_{k,t} ≤ 1 in every period, over the base rows: each scenario present in t
+    counts once, with its rows for t or else its rows for every period."""
+    base = [s for s in scenarios if s.whatif is None]
+    if not any(s.period is not None for s in base):
+        total = sum(s.probability for s in base)
+        if total > 1 + 1e-9:
+            first = min(s.row for s in base)
+            out.add("Scenarios", _col(raw, "probability", first), "scenario probabilities "
+                    "sum to more than 1", found=round(total, 6))
+        return
+    over: dict[tuple[str, float], list[str]] = {}  # (cell, total) -> periods
+    for period in ids.period_order:
+        present: dict[str, Scenario] = {}
+        for s in base:
+            if s.period == period or (s.period is None and _key(s.name) not in present):
+                present[_key(s.name)] = s
+        total = sum(s.probability for s in present.values())
+        if total > 1 + 1e-9:
+            specific = [s.row for s in present.values() if s.period == period]
+            first = min(specific) if specific else min(s.row for s in present.values())
+            over.setdefault((_col(raw, "probability", first), round(total, 6)),
+                            []).append(period)
+    for (cell, total), periods in over.items():
+        out.add("Scenarios", cell, "scenario probabilities sum to more than 1 in period"
+                f"{'s' if len(periods) > 1 else ''} {', '.join(periods)}", found=total)
+
+
+def _demand(raw: RawSheet | None, ids: _Ids, out: _Collector
+            ) -> tuple[list[DemandRow], list[WhatIfEdit]]:
+    """D_{m,t} rows; a row carrying a what-if name becomes that what-if's edit, which sets
+    (adds or replaces) the demand of its material and period when the what-if is
+    applied."""
+    rows: list[DemandRow] = []
+    edits: list[WhatIfEdit] = []
+    seen: dict[tuple[str | None, str, str], int] = {}
+    for row, v, cells in _cells(raw, DEMAND, out):
+        material = _ref(v["material"], ids.materials, "material (not on Materials)",
+                        "Demand", cells.get("material", ""), out)
+        period = _period_ref(v["period"], ids, "Demand", cells.get("period", ""), out)
+        whatif = _spelling(v["whatif"], ids.whatifs)
+        if not _ok(material, period, v["demand"]) or v["whatif"] is _INVALID:
+            continue
+        key = (whatif and _key(whatif), material, period)
+        if key in seen:
+            under = f" under what-if {whatif}" if whatif else ""
+            out.add("Demand", cells["material"], f"duplicate demand for {material} in period "
+                    f"{period}{under} (first on row {seen[key]})", found=v["material"])
+            continue
+        seen[key] = row
+        if whatif is None:
+            rows.append(DemandRow(material=material, period=period, demand=v["demand"],
+                                  row=row))
+        else:
+            edits.append(WhatIfEdit(
+                whatif=whatif, sheet="Demand", where=(("material", material),
+                                                      ("period", period)),
+                column="demand", op="set", value=v["demand"], row=row))
+    return rows, edits
 
 
 def _settings(raw: RawSheet | None, out: _Collector) -> Settings:
@@ -828,6 +1111,15 @@ def _settings(raw: RawSheet | None, out: _Collector) -> Settings:
         if parsed is not None:
             values[column.name] = parsed
     return Settings(**values)
+
+
+def _setting_cell(raw: RawSheet, name: str) -> str:
+    """The value cell of a Settings key (the first row naming it)."""
+    keys = [cell_value(v) for v in raw.columns.get("key", [])]
+    for row, key in zip(raw.rows, keys, strict=False):
+        if key is not None and normalise_name(key) == normalise_name(name):
+            return raw.cell("value", row)
+    return ""
 
 
 def _whatifs(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[WhatIfEdit]:

@@ -401,7 +401,8 @@ def test_every_problem_is_reported_at_once_in_sheet_then_row_order(tmp_path):
         assert re.fullmatch(r"[A-Za-z]+![A-Z]+\d+: \S.* \(found: .+\)", line), line
     assert _errors(exc)[0] == "Materials!B2: demand must be a number (found: 'lots')"
     assert _warnings(exc) == ["Settings!A3: unknown setting, ignored (known: risk_aversion, "
-                              "cvar_alpha, time_limit, mip_gap, currency) (found: 'colour')"]
+                              "cvar_alpha, time_limit, mip_gap, currency, discount_rate) "
+                              "(found: 'colour')"]
     # The exception's text is every problem, one per line, in the same order.
     assert str(exc).splitlines() == [str(p) for p in exc.problems]
 
@@ -597,7 +598,8 @@ def test_unknown_policy_target_rule_and_stage_are_errors(tmp_path):
         "there (found: 'QQQ')",
         "Policies!A3: rule must be one of max_country_share, min_group_share, "
         "max_group_share, max_hhi, exclude (found: 'max_share')",
-        "Policies!C4: stage must be one of origin, processing, both (found: 'refining')",
+        "Policies!C4: stage must be one of origin, processing, both, owner (found: "
+        "'refining')",
     ]
 
 
