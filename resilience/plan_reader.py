@@ -30,9 +30,15 @@ from resilience.workbook import (
 
 @dataclass(frozen=True)
 class FixedPlan:
-    lines: tuple[tuple[str, str, str, str, float, float], ...]  # offer key, x, r
+    # offer key, x, r, and over a horizon the period: (supplier, material, country,
+    # processing_country, quantity, reserve[, period])
+    lines: tuple[tuple, ...]
     stockpile: dict[str, float] = field(default_factory=dict)
     source: str = ""
+    # SPEC §7: material → period → level (None: `stockpile` in every period), and the
+    # projects built: (supplier, material, country, processing_country, start period)
+    stock_levels: dict[str, dict[str, float]] | None = None
+    builds: tuple[tuple[str, str, str, str, str], ...] = ()
 
 
 # Header spellings accepted for each field (compared after normalise_name).

@@ -271,6 +271,54 @@ def test_stock_never_stands_in_for_purchases_not_made(tmp_path):
 # ---- reserve and backup ---------------------------------------------------------------
 
 
+@pytest.mark.policy_rule("max_country_share")
+def test_reserve_cannot_bypass_a_share_cap(tmp_path):
+    """SPEC v2 §3: backup only replaces supply lost in the scenario (Σ e + w ≤ ℓ).
+
+    D = 100, P = 1000, baseline only. a: AAA, ĉ = 10, reserve at ρ = 0.5; b: BBB,
+    ĉ = 12. Policy: AAA ≤ 50 % (origin).
+    v1 let the plan order 50 firm from a, reserve 50 more on a and call it in the
+    baseline: 500 + 25 + 500 = 1,025, with 100 % of deliveries from AAA.
+    v2: nothing is lost in the baseline, so nothing may be called; the other 50 must be
+    firm orders from b: 10·50 + 12·50 = 1,100, and the delivered mix is the firm one.
+    """
+    result = solve_book(tmp_path, {
+        "Materials": [material()],
+        "Countries": [country("AAA"), country("BBB")],
+        "Suppliers": [offer("a", "AAA", 10, reserve_cost=0.5), offer("b", "BBB", 12)],
+        "Policies": [{"rule": "max_country_share", "material": "gallium",
+                      "target": "AAA", "stage": "origin", "value": 0.5}],
+    })
+    check_consistent(result)
+    assert result.solution.objective == approx(1100)
+    assert qty(result, "a") == approx(50)
+    assert qty(result, "b") == approx(50)
+    assert line(result, "a")[1] == approx(0)  # no reserve: it could never be called
+    base = next(s for s in result.verification.scenarios if s.scenario == "baseline")
+    assert base.backup_called["gallium"] == approx(0)
+
+
+def test_firm_orders_below_demand_leave_the_gap_short_whatever_is_reserved(tmp_path):
+    """SPEC v2 §3. D = 100, P = 1000. a: AAA, ĉ = 10, U = 60, reserve ρ = 1 possible
+    on the same offer (so at most 40 reserve); b: BBB, ĉ = 5000 (dearer than a
+    shortage). Baseline only.
+    v1 could cover the gap with 40 reserve called in the baseline: 600 + 40 + 400 =
+    1,040. v2: nothing is lost, nothing may be called: 60 from a and 40 short at the
+    penalty, 600 + 40,000 = 40,600 (b at 5,000 a unit is dearer still).
+    """
+    result = solve_book(tmp_path, {
+        "Materials": [material()],
+        "Countries": [country("AAA"), country("BBB")],
+        "Suppliers": [offer("a", "AAA", 10, capacity=60, reserve_cost=1),
+                      offer("b", "BBB", 5000)],
+    })
+    check_consistent(result)
+    assert result.solution.objective == approx(40_600)
+    assert qty(result, "a") == approx(60)
+    assert line(result, "a")[1] == approx(0)
+    assert result.verification.expected_recourse_cost == approx(40_000)
+
+
 def test_backup_limited_by_availability_and_paid_at_landed_cost(tmp_path):
     """D = 100, P = 1000. a: AAA, ĉ = 10. r: BBB (tariff 0.5), c = 20 → ĉ = 30, ρ = 2.
     Scenarios sheet: `quake` π = 0.2 hits AAA (factor 0) and BBB (factor 0.5); baseline 0.8.

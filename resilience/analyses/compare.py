@@ -47,14 +47,20 @@ def case_figures(result) -> dict[str, Any]:
     group_share = {}
     for tag in groups:
         members = set(instance.group_members(tag))
+        # over a horizon `shares` are the last period's (SPEC §7); a material without
+        # demand there has none
         per_material = [
             sum(share for c, share in check.shares[m.id]["origin"].items() if c in members)
-            for m in instance.materials
+            for m in instance.materials if m.id in check.shares
         ]
         group_share[tag] = sum(per_material) / len(per_material) if per_material else 0.0
     largest = max(((h, m, stage) for m, stages in check.hhi.items()
                    for stage, h in stages.items()), default=(0.0, "", ""))
+    # Σ_t δ_t Σ_m P_m E[u_{m,t}]: weighted like the objective over a horizon
     shortage_cost = sum(
+        period.weight * sum(m.shortage_penalty * period.expected_shortage.get(m.id, 0.0)
+                            for m in instance.materials)
+        for period in check.periods) if instance.multi_period else sum(
         m.shortage_penalty * check.expected_shortage[m.id] for m in instance.materials)
     return {
         "status": summary["status"],

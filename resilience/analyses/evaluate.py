@@ -65,7 +65,8 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None,
                      for i, o in enumerate(case.offers)))
     built = build_model(held)
     session = hand_to_solver(built, choice.without_extra())
-    clipped = fix_first_stage(built, session, plan.lines, plan.stockpile)
+    clipped = fix_first_stage(built, session, plan.lines, plan.stockpile,
+                              plan.stock_levels, plan.builds)
     fixed = solve_built(built, session, held, with_duals=False, planning_rules=False)
     best = solve_with(case, choice)
     fixed_figures = case_figures(fixed)

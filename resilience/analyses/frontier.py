@@ -136,8 +136,7 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
     base = solve_with(instance, choice, with_duals=False)
     # Start where the cost-optimal plan stands in the model's own (chord) measure, so the
     # first point is that plan; its exact HHI is at most this.
-    top = max((_chord_hhi(by_country.values()) for stages in base.verification.shares.values()
-               for by_country in stages.values()), default=0.0)
+    top = _largest_chord_hhi(base.verification)
     floor = min(hhi_floor(instance, choice), top)
     limits = list(np.linspace(top, floor, points)) if points > 1 else [top]
     lambdas = list(np.linspace(0.0, 1.0, points)) if points > 1 else [0.0]
@@ -162,6 +161,20 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
                                         point.get("reason", ""), point.get("figures", {})))
     return Frontier(tuple(_mark_knee(hhi_points, "max_exact_hhi")),
                     tuple(_mark_knee(risk_points, "cvar")), (top, floor))
+
+
+def _largest_chord_hhi(check) -> float:
+    """The largest chord HHI of a plan over the stages the uniform limit covers (origin
+    and processing) and, over a horizon, every period (the limit applies in each)."""
+    from resilience.domain import STAGES
+
+    by_period = check.shares_by_period or {
+        m: {stage: {"": by_country} for stage, by_country in stages.items()}
+        for m, stages in check.shares.items()}
+    return max((_chord_hhi(by_country.values())
+                for stages in by_period.values()
+                for stage, periods in stages.items() if stage in STAGES
+                for by_country in periods.values()), default=0.0)
 
 
 def _chord_hhi(shares) -> float:
