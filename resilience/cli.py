@@ -110,13 +110,22 @@ def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")
 
 
 def _describe(instance) -> str:
-    scenarios = instance.scenarios()
+    # over a horizon, every scenario present in some period (baseline once)
+    scenarios = instance.scenarios() if not instance.multi_period else tuple(
+        {s.name.casefold(): s for p in instance.period_ids()
+         for s in instance.scenarios(p)}.values())
     generated = "generated from disruption_prob" if instance.scenario_rows is None \
         else "from the Scenarios sheet"
     strategies = ", ".join(instance.strategies()) or "none"
+    horizon = ""
+    if instance.multi_period:
+        ids = instance.period_ids()
+        projects = sum(1 for o in instance.offers if o.is_project)
+        horizon = (f"{len(ids)} period{'' if len(ids) == 1 else 's'} ({ids[0]}–{ids[-1]}), "
+                   f"{projects} project{'' if projects == 1 else 's'}; ")
     always = sum(1 for p in instance.policies if p.strategy is None and p.whatif is None)
     return (
-        f"{instance.source_name}: valid. {len(instance.materials)} materials, "
+        f"{instance.source_name}: valid. {horizon}{len(instance.materials)} materials, "
         f"{len(instance.countries)} countries, {len(instance.offers)} offers from "
         f"{len({o.supplier for o in instance.offers})} suppliers; {len(scenarios)} "
         f"scenarios ({generated}, baseline included); {len(instance.policies)} policy rows "
@@ -242,7 +251,19 @@ def _solve_line(summary: dict, target: Path) -> str:
     return (f"{summary['status']}{gap_text}: objective {summary['objective']:,.2f} {currency} "
             f"(first stage {summary['first_stage_cost']:,.2f}, expected recourse "
             f"{summary['expected_recourse_cost']:,.2f}, CVaR {summary['cvar']:,.2f}); "
-            f"{len(summary['plan'])} contracts. Report: {target}")
+            f"{_plan_size(summary)}. Report: {target}")
+
+
+def _plan_size(summary: dict) -> str:
+    """"15 contracts", or over a horizon "15 contract-periods over 4 periods, 1 project
+    built"."""
+    periods = summary.get("periods")
+    if not periods:
+        return f"{len(summary['plan'])} contracts"
+    built = len(summary.get("investments") or ())
+    return (f"{len(summary['plan'])} contract-periods over {len(periods)} periods "
+            f"({periods[0]}–{periods[-1]}), {built} project{'' if built == 1 else 's'} "
+            "built")
 
 
 @app.command()
