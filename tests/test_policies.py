@@ -127,6 +127,9 @@ STAGED = {
 
 
 @pytest.mark.policy_rule("max_country_share")
+@pytest.mark.policy_feature("stage:origin")
+@pytest.mark.policy_feature("stage:processing")
+@pytest.mark.policy_feature("stage:both")
 @pytest.mark.parametrize(
     ("stage", "expected", "objective"),
     [
@@ -465,3 +468,70 @@ def test_whatif_column_on_policies(tmp_path, whatif, expected, objective):
     result = solve_book(tmp_path, sheets, whatif=whatif)
     assert result.solution.objective == approx(objective)
     assert_plan(result, expected)
+
+
+# ---- SPEC §7: the owner stage and from_period ----------------------------------------
+
+# a sits in AAA but is owned from CHN (a refinery owned abroad); c in BBB, owned there.
+OWNED = {
+    "Materials": [material()],
+    "Countries": [country("AAA"), country("BBB"), country("CHN", "FEOC")],
+    "Suppliers": [dict(offer("a", "AAA", 10), owner_country="CHN"),
+                  offer("c", "BBB", 12)],
+}
+
+
+@pytest.mark.policy_rule("max_country_share")
+@pytest.mark.policy_feature("stage:owner")
+@pytest.mark.parametrize(("stage", "expected", "objective"), [
+    # owner CHN ≤ 40 %: a (owned from CHN) 40, c 60: 400 + 720 = 1,120.
+    ("owner", {"a": 40, "c": 60}, 1120),
+    # origin CHN ≤ 40 %: no offer originates in CHN; a carries all: 1,000.
+    ("origin", {"a": 100}, 1000),
+    # both (origin and processing, as in v1) does not look at owners: 1,000.
+    ("both", {"a": 100}, 1000),
+])
+def test_the_owner_stage_counts_who_controls_the_supplier(tmp_path, stage, expected,
+                                                         objective):
+    """D = 100; a: AAA, owned from CHN, ĉ 10; c: BBB, ĉ 12; max_country_share CHN 0.4 at
+    the given stage (derivations with the parameters)."""
+    sheets = dict(OWNED, Policies=[policy("max_country_share", "CHN", 0.4, stage=stage)])
+    result = solve_book(tmp_path, sheets)
+    assert result.solution.objective == approx(objective)
+    assert_plan(result, expected)
+
+
+@pytest.mark.policy_rule("exclude")
+@pytest.mark.policy_feature("stage:owner")
+def test_exclude_at_the_owner_stage_takes_a_group_tag(tmp_path):
+    """exclude FEOC at the owner stage: CHN carries FEOC and owns a, so a is out and c
+    (ĉ 12) carries the 100: 1,200."""
+    sheets = dict(OWNED, Policies=[policy("exclude", "FEOC", stage="owner")])
+    result = solve_book(tmp_path, sheets)
+    assert result.solution.objective == approx(1200)
+    assert_plan(result, {"c": 100})
+
+
+@pytest.mark.policy_rule("max_group_share")
+@pytest.mark.policy_feature("from_period")
+def test_from_period_applies_the_rule_in_that_period_and_later(tmp_path):
+    """Three periods 2026-2028 (weights 1), D = 100 each; a: AAA (G1) ĉ 10, c: BBB ĉ 12.
+    max_group_share G1 ≤ 50 % from 2027: 2026 all from a (1,000); 2027 and 2028 a 50 +
+    c 50 (1,100 each): 3,200. The rule's cost is reported for 2027 and 2028 only."""
+    sheets = {
+        "Periods": [{"period": 2026}, {"period": 2027}, {"period": 2028}],
+        "Materials": [material()],
+        "Countries": [country("AAA", "G1"), country("BBB")],
+        "Suppliers": [offer("a", "AAA", 10), offer("c", "BBB", 12)],
+        "Policies": [policy("max_group_share", "G1", 0.5, from_period=2027)],
+    }
+    result = solve_book(tmp_path, sheets)
+    assert result.solution.objective == approx(3200)
+    by_period = {(pl.supplier, pl.period): pl.quantity for pl in result.solution.plan}
+    assert by_period == {("a", "2026"): approx(100), ("a", "2027"): approx(50),
+                         ("c", "2027"): approx(50), ("a", "2028"): approx(50),
+                         ("c", "2028"): approx(50)}
+    # a blank stage is both: one row per stage and period
+    assert sorted((c.period, c.stage) for c in result.solution.policy_costs) == [
+        ("2027", "origin"), ("2027", "processing"), ("2028", "origin"),
+        ("2028", "processing")]
