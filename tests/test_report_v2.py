@@ -1,0 +1,262 @@
+"""The report and the JSON of a solve over a planning horizon (SPEC §7), on tiny instances
+whose figures are derived by hand in the docstrings: the multi-period JSON shape (keys,
+per-period figures), the v1 shape kept without a Periods sheet, and the report workbook's
+period columns, Projects sheet and charts of shares over the periods."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from builders import write_workbook
+
+from resilience.api import SolveResult, solve_case
+from resilience.cases import prepare_case
+from resilience.domain import (
+    Country,
+    DemandRow,
+    Instance,
+    Material,
+    Offer,
+    Period,
+    PlanLine,
+    Policy,
+    Scenario,
+    ScenarioHit,
+    Settings,
+    Solution,
+    Status,
+)
+from resilience.report.kpis import scenario_rows, solve_summary, summarise
+from resilience.validate import load
+from resilience.verify import verify
+
+V1_KEYS = ["status", "units", "objective", "solver_objective", "bound", "mip_gap",
+           "first_stage_cost", "expected_recourse_cost", "cvar", "cost_breakdown", "plan",
+           "stockpile", "hhi", "shares", "expected_shortage", "scenarios", "policies",
+           "strategy", "whatif", "settings", "input", "warnings", "versions", "solver",
+           "cross_check", "timings"]
+V1_BREAKDOWN = ["procurement", "of_which_tariffs", "fixed_contract", "reserve",
+                "stock_carrying", "expected_recourse", "cvar"]
+V1_PLAN_ITEM = ["supplier", "material", "country", "processing_country", "quantity",
+                "reserve", "landed_unit_cost", "spend", "share_of_demand", "unit"]
+V1_SCENARIO = ["scenario", "probability", "shortage", "stock_drawn", "backup_called",
+               "recourse_cost"]
+
+CN = Offer("Ga CN", "gallium", "CHN", "CHN", unit_cost=10.0, capacity=1000.0)
+US = Offer("Ga US", "gallium", "USA", "USA", unit_cost=20.0, capacity=1000.0)
+AU = Offer("Ga AU", "gallium", "AUS", "AUS", unit_cost=12.0, capacity=100.0, capex=500.0,
+           lead_time=1)
+AU_LATE = Offer("Ga AU late", "gallium", "AUS", "AUS", unit_cost=30.0, capacity=50.0,
+                capex=900.0, available_from="2027")
+
+
+def horizon_instance(weights=(1.0, 0.9, 0.8)) -> Instance:
+    """Gallium over 2026-2028, demand 100, 120, 150 t, shortage penalty 100 per t; stock
+    carries 1 per t per period and costs 2 per t added. Offers: China at 10 (no limit),
+    the USA at 20, and two projects in Australia: `Ga AU` (capex 500, lead time 1,
+    12 per t, 100 t per period) and `Ga AU late` (capex 900, from 2027, 30 per t).
+    China is capped at 50 % of origin from 2027 on; in 2028 China may stop delivering
+    altogether (`cn_cut`, π = 0.1)."""
+    return Instance(
+        materials=(Material("gallium", "t", demand=100.0, shortage_penalty=100.0,
+                            stockpile_cost=1.0, stock_price=2.0),),
+        countries=(Country("CHN", "China"), Country("USA", "United States"),
+                   Country("AUS", "Australia")),
+        offers=(CN, US, AU, AU_LATE),
+        policies=(Policy("max_country_share", "gallium", "CHN", "country", "origin", 0.5,
+                         name="CN cap", from_period="2027"),),
+        scenario_rows=(Scenario("cn_cut", 0.1, (ScenarioHit("CHN", "*", 0.0),),
+                                period="2028"),),
+        periods=tuple(Period(t, w) for t, w in zip(("2026", "2027", "2028"), weights,
+                                                   strict=True)),
+        demand_rows=(DemandRow("gallium", "2027", 120.0), DemandRow("gallium", "2028", 150.0)))
+
+
+@pytest.fixture(scope="module")
+def horizon() -> SolveResult:
+    return solve_case(horizon_instance())
+
+
+# ---- the JSON of a multi-period solve -----------------------------------------------------
+
+
+def test_multi_period_json_keys(horizon):
+    data = solve_summary(horizon)
+    assert list(data) == V1_KEYS[:10] + ["periods", "by_period", "investments"] + V1_KEYS[10:]
+    assert data["periods"] == ["2026", "2027", "2028"]
+    assert list(data["cost_breakdown"]) == V1_BREAKDOWN + ["capex", "stock_purchase"]
+    assert [list(p) for p in data["by_period"]] == [
+        ["period", "weight", "demand", "first_stage_cost", "expected_recourse_cost", "cvar",
+         "objective", "weighted_objective", "cost_breakdown", "stock_added",
+         "expected_shortage"]] * 3
+    for item in data["plan"]:
+        assert list(item) == V1_PLAN_ITEM + ["period"]
+    for scenario in data["scenarios"]:
+        assert list(scenario) == V1_SCENARIO + ["period", "price_surge", "spot_bought"]
+    for policy in data["policies"]:
+        assert policy["period"] in ("2027", "2028")
+    json.dumps(data, allow_nan=False)
+
+
+def test_multi_period_json_figures_derived_by_hand(horizon):
+    """Weights δ = 1, 0.9, 0.8.
+
+    2026: no cap, no risk: 100 t from China at 10 = 1000. Ga AU, built now (capex 500), is
+    online in 2027. F = 1500.
+    2027: China ≤ 50 % of 120 = 60 t (600); the other 60 t from Ga AU at 12 (720).
+    F = 1320.
+    2028: demand 150. Ga AU at its 100 t (1200), China 50 t (500, a third: below the cap):
+    each t moved from China to Ga AU costs 2 and saves the 3 of stocking it against
+    `cn_cut` (1 carrying + 2 to add); the 50 t from China are covered by a stock of 50
+    (carrying 50, added 50 × 2 = 100), cheaper than 0.1 × 50 × 100 = 500 of expected
+    shortage. F = 1200 + 500 + 50 + 100 = 1850; no recourse cost in any scenario.
+    Building Ga AU in 2027 instead would pay 0.9 × 500 = 450 and save only
+    0.8 × 625 = 500 against buying from the USA; Ga AU late (30 per t) is never worth it.
+    Objective = 1500 + 0.9 × 1320 + 0.8 × 1850 = 4168."""
+    data = solve_summary(horizon)
+    assert data["objective"] == pytest.approx(4168.0)
+    assert data["first_stage_cost"] == pytest.approx(4168.0)
+    assert data["expected_recourse_cost"] == 0.0 and data["cvar"] == 0.0
+    breakdown = data["cost_breakdown"]
+    assert breakdown["capex"] == pytest.approx(500.0)
+    assert breakdown["procurement"] == pytest.approx(1000 + 0.9 * 1320 + 0.8 * 1700)
+    assert breakdown["stock_carrying"] == pytest.approx(0.8 * 50)
+    assert breakdown["stock_purchase"] == pytest.approx(0.8 * 100)
+
+    by_period = {p["period"]: p for p in data["by_period"]}
+    assert [(p["weight"], p["demand"]["gallium"], p["first_stage_cost"], p["objective"])
+            for p in data["by_period"]] == [
+        (1.0, 100.0, pytest.approx(1500.0), pytest.approx(1500.0)),
+        (0.9, 120.0, pytest.approx(1320.0), pytest.approx(1320.0)),
+        (0.8, 150.0, pytest.approx(1850.0), pytest.approx(1850.0))]
+    assert sum(p["weighted_objective"] for p in data["by_period"]) == pytest.approx(
+        data["objective"])
+    assert by_period["2026"]["cost_breakdown"]["capex"] == 500.0
+    assert by_period["2028"]["cost_breakdown"]["stock_purchase"] == pytest.approx(100.0)
+    assert by_period["2028"]["stock_added"] == {"gallium": pytest.approx(50.0)}
+
+    assert data["investments"] == [{
+        "supplier": "Ga AU", "material": "gallium", "country": "AUS",
+        "processing_country": "AUS", "period": "2026", "online_from": "2027",
+        "capex": 500.0, "capacity": 100.0}]
+    plan = {(p["period"], p["supplier"]): p for p in data["plan"]}
+    assert set(plan) == {("2026", "Ga CN"), ("2027", "Ga CN"), ("2027", "Ga AU"),
+                         ("2028", "Ga CN"), ("2028", "Ga AU")}
+    # share_of_demand is of D_{m,t}: 60 of 120, 50 of 150
+    assert plan[("2027", "Ga CN")]["quantity"] == pytest.approx(60.0)
+    assert plan[("2027", "Ga CN")]["share_of_demand"] == pytest.approx(0.5)
+    assert plan[("2028", "Ga CN")]["share_of_demand"] == pytest.approx(1 / 3)
+    assert plan[("2028", "Ga AU")]["share_of_demand"] == pytest.approx(2 / 3)
+
+    assert data["stockpile"] == {"gallium": {"2026": 0.0, "2027": 0.0,
+                                             "2028": pytest.approx(50.0)}}
+    assert data["hhi"]["gallium"]["origin"] == {
+        "2026": pytest.approx(10_000.0), "2027": pytest.approx(5_000.0),
+        "2028": pytest.approx(10_000 * (1 / 9 + 4 / 9))}
+    assert data["shares"]["gallium"]["origin"]["2027"] == {
+        "CHN": pytest.approx(0.5), "AUS": pytest.approx(0.5)}
+    scenarios = [(s["period"], s["scenario"], s["probability"]) for s in data["scenarios"]]
+    assert scenarios == [("2026", "baseline", 1.0), ("2027", "baseline", 1.0),
+                         ("2028", "cn_cut", 0.1), ("2028", "baseline", pytest.approx(0.9))]
+    cut = data["scenarios"][2]
+    assert cut["stock_drawn"] == {"gallium": pytest.approx(50.0)}
+    assert cut["spot_bought"] == {"gallium": 0.0} and cut["recourse_cost"] == 0.0
+
+
+def test_a_one_row_periods_instance_gets_the_multi_period_shape():
+    """One period 2026 (weight 1): the plan of 2026 above, 100 t from China, nothing
+    built (a project online only after the horizon cannot be built)."""
+    instance = dataclasses.replace(horizon_instance(), periods=(Period("2026"),),
+                                   demand_rows=(), policies=(),
+                                   offers=(CN, US, AU), scenario_rows=())
+    data = solve_summary(solve_case(instance))
+    assert list(data) == V1_KEYS[:10] + ["periods", "by_period", "investments"] + V1_KEYS[10:]
+    assert data["periods"] == ["2026"]
+    assert data["investments"] == []
+    assert [p["period"] for p in data["plan"]] == ["2026"]
+    assert data["stockpile"] == {"gallium": {"2026": 0.0}}
+    assert data["hhi"] == {"gallium": {"origin": {"2026": 10_000.0},
+                                       "processing": {"2026": 10_000.0}}}
+    assert data["by_period"][0]["objective"] == pytest.approx(1000.0) == data["objective"]
+
+
+def test_a_workbook_with_a_one_row_periods_sheet_gets_the_multi_period_shape(tmp_path):
+    from builders import basic_sheets
+
+    book = write_workbook(tmp_path / "one.xlsx", basic_sheets(Periods=[["period"], [2026]]))
+    data = solve_summary(solve_case(prepare_case(load(book))))
+    assert data["periods"] == ["2026"]
+    assert all(item["period"] == "2026" for item in data["plan"])
+    assert set(data["stockpile"]) <= {"gallium"}
+    assert list(data["hhi"]["gallium"]["origin"]) == ["2026"]
+
+
+def test_no_periods_sheet_keeps_the_v1_shape(tmp_path):
+    from builders import basic_sheets
+
+    book = write_workbook(tmp_path / "v1.xlsx", basic_sheets())
+    data = solve_summary(solve_case(prepare_case(load(book))))
+    assert list(data) == V1_KEYS
+    assert list(data["cost_breakdown"]) == V1_BREAKDOWN
+    assert all(list(item) == V1_PLAN_ITEM for item in data["plan"])
+    assert all(list(s) == V1_SCENARIO for s in data["scenarios"])
+    assert isinstance(data["stockpile"], dict)
+    assert all(isinstance(h, float) for by_stage in data["hhi"].values()
+               for h in by_stage.values())
+
+
+def test_no_periods_sheet_with_projects_adds_only_investments():
+    """One period, no Periods sheet: demand 100, China at 10 or Ga AU now (lead time 0,
+    capex 500, 12 per t): China alone costs 1000, so nothing is built. The JSON is v1's
+    with `investments` (empty) and the capex in the cost breakdown."""
+    au_now = dataclasses.replace(AU, lead_time=0)
+    instance = dataclasses.replace(horizon_instance(), periods=(), demand_rows=(),
+                                   policies=(), offers=(CN, US, au_now), scenario_rows=())
+    data = solve_summary(solve_case(instance))
+    assert list(data) == V1_KEYS[:10] + ["investments"] + V1_KEYS[10:]
+    assert data["investments"] == []
+    assert list(data["cost_breakdown"]) == V1_BREAKDOWN + ["capex", "stock_purchase"]
+    assert all(list(item) == V1_PLAN_ITEM for item in data["plan"])
+    assert data["objective"] == pytest.approx(1000.0)
+
+
+# ---- CVaR weights per period --------------------------------------------------------------
+
+
+def test_cvar_weights_are_computed_within_each_period():
+    """One offer A (AAA, 10 per t) ordered at 100 t = D in both periods, penalty 10 per t,
+    no backup, no stock; α = 0.95, so each period's tail is 5 %.
+    2026: `a` (π = 0.1) cuts AAA entirely: 100 t short, R = 1000; baseline R = 0. The tail
+    is all `a`: weight 0.05 / 0.05 = 1, CVaR_2026 = 1000.
+    2027: `b` (π = 0.02) leaves AAA half: R = 500; `c` (π = 0.03) 80 %: R = 200. The tail
+    takes b (0.02 → weight 0.4) then c (0.03 → 0.6): CVaR_2027 = 0.4·500 + 0.6·200 = 320.
+    Over the flattened list of both periods `a` alone would fill the tail and b, c would
+    weigh nothing."""
+    a = Offer("A", "m", "AAA", "AAA", unit_cost=10.0, capacity=1000.0)
+    instance = Instance(
+        materials=(Material("m", "t", demand=100.0, shortage_penalty=10.0),),
+        countries=(Country("AAA"),), offers=(a,),
+        scenario_rows=(Scenario("a", 0.1, (ScenarioHit("AAA", "*", 0.0),), period="2026"),
+                       Scenario("b", 0.02, (ScenarioHit("AAA", "*", 0.5),), period="2027"),
+                       Scenario("c", 0.03, (ScenarioHit("AAA", "*", 0.8),), period="2027")),
+        periods=(Period("2026"), Period("2027")), settings=Settings(cvar_alpha=0.95))
+    plan = tuple(PlanLine("A", "m", "AAA", "AAA", 100.0, 0.0, True, t)
+                 for t in ("2026", "2027"))
+    check = verify(instance, plan, {})
+    assert check.ok, check.problems
+    result = SolveResult(instance, Solution(Status.OPTIMAL, None, None, None, 0.0, 0.0,
+                                            plan=plan), check)
+    rows = {(r["period"], r["scenario"]): r for r in scenario_rows(result)}
+    assert rows[("2026", "a")]["cvar_weight"] == pytest.approx(1.0)
+    assert rows[("2026", "baseline")]["cvar_weight"] == 0.0
+    assert rows[("2027", "b")]["cvar_weight"] == pytest.approx(0.4)
+    assert rows[("2027", "c")]["cvar_weight"] == pytest.approx(0.6)
+    assert rows[("2027", "baseline")]["cvar_weight"] == pytest.approx(0.0, abs=1e-12)
+    for period in check.periods:
+        mine = [r for r in rows.values() if r["period"] == period.period]
+        assert sum(r["cvar_weight"] * r["recourse_cost"] for r in mine) == pytest.approx(
+            period.cvar)
+    assert [p.cvar for p in check.periods] == [pytest.approx(1000.0), pytest.approx(320.0)]
+    assert summarise(result).by_period[1].cvar == pytest.approx(320.0)
