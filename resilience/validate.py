@@ -456,8 +456,11 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
                   else int(v) if type(v) is float and low <= v <= high and v.is_integer()
                   else blank if v == "" else _SLOW for v in cells]
     elif column.kind in ("text", "id", "ref"):
+        # A whole number (a period such as 2026) reads as `_parse` reads it: "2026".
         values = [text if type(v) is str and (text := v.strip()) and len(text) <= 1000
-                  else blank if v == "" else _SLOW for v in cells]
+                  else blank if v == ""
+                  else str(int(v)) if type(v) is float and v.is_integer()
+                  else str(v) if type(v) is int else _SLOW for v in cells]
     else:
         values = [_SLOW] * len(cells)
     letter = raw.headers[column.name][0]
@@ -982,7 +985,7 @@ def _scenarios(raw: RawSheet | None, ids: _Ids, out: _Collector
             whatif=group["whatif"], row=group["row"], period=group["period"],
             price_surge=first["surge"] if _ok(first["surge"]) else 0.0,
         ))
-    _check_probability_budget(raw, scenarios, groups, ids, out)
+    _check_probability_budget(raw, scenarios, ids, out)
     return tuple(scenarios)
 
 
@@ -1017,8 +1020,8 @@ def _check_scenario_rows(family: list[dict], groups: dict, family_key: tuple,
                     "as 0", found=_shown(surge))
 
 
-def _check_probability_budget(raw: RawSheet, scenarios: list[Scenario], groups: dict,
-                              ids: _Ids, out: _Collector) -> None:
+def _check_probability_budget(raw: RawSheet, scenarios: list[Scenario], ids: _Ids,
+                              out: _Collector) -> None:
     """Σ_k π_{k,t} ≤ 1 in every period, over the base rows: each scenario present in t
     counts once, with its rows for t or else its rows for every period."""
     base = [s for s in scenarios if s.whatif is None]
@@ -1029,16 +1032,23 @@ def _check_probability_budget(raw: RawSheet, scenarios: list[Scenario], groups: 
             out.add("Scenarios", _col(raw, "probability", first), "scenario probabilities "
                     "sum to more than 1", found=round(total, 6))
         return
+    # Linear in periods + scenarios: a period's total is that of the every-period rows,
+    # with each scenario that has rows for the period counted at its probability there.
+    every = {_key(s.name): s for s in base if s.period is None}
+    every_total = sum(s.probability for s in every.values())
+    every_first = min((s.row for s in every.values()), default=0)
+    by_period: dict[str, list[Scenario]] = {}
+    for s in base:
+        if s.period is not None:
+            by_period.setdefault(s.period, []).append(s)
     over: dict[tuple[str, float], list[str]] = {}  # (cell, total) -> periods
     for period in ids.period_order:
-        present: dict[str, Scenario] = {}
-        for s in base:
-            if s.period == period or (s.period is None and _key(s.name) not in present):
-                present[_key(s.name)] = s
-        total = sum(s.probability for s in present.values())
+        specific = by_period.get(period, [])
+        total = every_total + sum(
+            s.probability - (every[_key(s.name)].probability if _key(s.name) in every else 0)
+            for s in specific)
         if total > 1 + 1e-9:
-            specific = [s.row for s in present.values() if s.period == period]
-            first = min(specific) if specific else min(s.row for s in present.values())
+            first = min(s.row for s in specific) if specific else every_first
             over.setdefault((_col(raw, "probability", first), round(total, 6)),
                             []).append(period)
     for (cell, total), periods in over.items():
