@@ -10,6 +10,7 @@ import json
 
 import pytest
 from builders import write_workbook
+from openpyxl import load_workbook
 
 from resilience.api import SolveResult, solve_case
 from resilience.cases import prepare_case
@@ -28,6 +29,7 @@ from resilience.domain import (
     Solution,
     Status,
 )
+from resilience.report.excel import write_solve_report
 from resilience.report.kpis import scenario_rows, solve_summary, summarise
 from resilience.validate import load
 from resilience.verify import verify
@@ -260,3 +262,201 @@ def test_cvar_weights_are_computed_within_each_period():
             period.cvar)
     assert [p.cvar for p in check.periods] == [pytest.approx(1000.0), pytest.approx(320.0)]
     assert summarise(result).by_period[1].cvar == pytest.approx(320.0)
+
+
+# ---- the report workbook over a horizon ---------------------------------------------------
+
+HORIZON_SHEETS = ["Summary", "Costs by period", "Plan", "Projects", "Stockpile", "Exposure",
+                  "Shares origin", "Shares processing", "Scenarios", "Policies", "Inputs"]
+
+
+@pytest.fixture(scope="module")
+def report(horizon, tmp_path_factory):
+    target = tmp_path_factory.mktemp("report_v2") / "horizon.xlsx"
+    write_solve_report(horizon, target)
+    return load_workbook(target)
+
+
+def header(sheet, row: int) -> list:
+    return [c for c in next(sheet.iter_rows(min_row=row, max_row=row, values_only=True))
+            if c is not None]
+
+
+def body(sheet, first: int, last: int | None = None) -> list[tuple]:
+    return list(sheet.iter_rows(min_row=first, max_row=last, values_only=True))
+
+
+def test_the_report_over_a_horizon_has_its_sheets(report):
+    assert report.sheetnames == HORIZON_SHEETS
+
+
+def test_the_plan_has_a_period_column_and_shares_of_each_periods_demand(report):
+    """Header in row 1 (evaluate --plan reads it back), period first, time order; the
+    shares are of D_{m,t} (60 of 120 in 2027, 100 of 150 in 2028)."""
+    plan = report["Plan"]
+    assert header(plan, 1)[:3] == ["period", "supplier", "material"]
+    lines = [r for r in body(plan, 2) if r[1] not in (None, "Total")]
+    assert [(r[0], r[1]) for r in lines] == [
+        ("2026", "Ga CN"), ("2027", "Ga AU"), ("2027", "Ga CN"), ("2028", "Ga AU"),
+        ("2028", "Ga CN")]
+    share = {(r[0], r[1]): r[10] for r in lines}
+    assert share[("2027", "Ga CN")] == pytest.approx(0.5)
+    assert share[("2028", "Ga AU")] == pytest.approx(2 / 3)
+    totals = [r for r in body(plan, 2) if r[1] == "Total"]
+    assert totals[0][9] == pytest.approx(1000 + 1320 + 1700), "undiscounted spend"
+
+
+def test_the_projects_sheet(report):
+    """Ga AU: built, starts 2026, online 2027, capex 500, capacity 100; it carries 0 %,
+    50 % (60 of 120) and 66.7 % (100 of 150); China fell from 100 % in 2026 to 50 % in
+    2027 when it came online, and the 50 % cap on China, binding in 2027, is one it does
+    not count against. Ga AU late is not built."""
+    projects = report["Projects"]
+    row = next(r for r in range(1, projects.max_row + 1)
+               if projects.cell(r, 1).value == "supplier")
+    headers = header(projects, row)
+    assert headers[:11] == ["supplier", "material", "origin", "processing country", "built",
+                            "build starts", "online from", "capex (USD)",
+                            "capacity per period", "lead time", "landed unit cost (USD)"]
+    assert headers[11:14] == ["share 2026", "share 2027", "share 2028"]
+    assert headers[14:] == ["what it displaced", "limits it helps meet"]
+    rows = {r[0]: r for r in body(projects, row + 1) if r[0]}
+    au = rows["Ga AU"]
+    assert au[4:10] == ("yes", "2026", "2027", 500, 100, 1)
+    assert au[11:14] == (0, pytest.approx(0.5), pytest.approx(2 / 3))
+    assert au[14] == "CHN 100% in 2026 → 50% in 2027"
+    assert au[15] == "CN cap (binding in 2027)"
+    late = rows["Ga AU late"]
+    assert late[4:7] == ("no", "—", "—")
+    assert late[14] == "not built"
+
+
+def test_stock_levels_over_time(report):
+    """Stock per period: none until 2028, then 50 t, all of it added in 2028 (carrying
+    50, purchase 100)."""
+    stock = report["Stockpile"]
+    assert header(stock, 1)[:5] == ["material", "unit", "period", "stock", "added"]
+    rows = [r for r in body(stock, 2, 4)]
+    assert [(r[2], r[3], r[4]) for r in rows] == [("2026", 0, 0), ("2027", 0, 0),
+                                                  ("2028", 50, 50)]
+    assert rows[2][6:8] == (50, 100)
+
+
+def test_the_share_charts_refer_to_each_materials_periods(report):
+    """One stacked column chart per material on each stage's sheet: the periods are the
+    categories, one series per country named by its header cell, values its shares."""
+    for stage in ("origin", "processing"):
+        sheet = report[f"Shares {stage}"]
+        (chart,) = sheet._charts
+        assert chart.grouping == "stacked" and chart.type == "col"
+        header_row = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "period")
+        assert header(sheet, header_row) == ["period", "CHN", "AUS", "total", "HHI"]
+        q = f"'Shares {stage}'!"
+        first, last = header_row + 1, header_row + 3
+        assert [s.cat.numRef.f for s in chart.series] == [f"{q}$A${first}:$A${last}"] * 2
+        assert [s.tx.strRef.f for s in chart.series] == [f"{q}$B${header_row}",
+                                                         f"{q}$C${header_row}"]
+        assert [s.val.numRef.f for s in chart.series] == [f"{q}$B${first}:$B${last}",
+                                                          f"{q}$C${first}:$C${last}"]
+        assert [sheet.cell(r, 1).value for r in range(first, last + 1)] == [
+            "2026", "2027", "2028"]
+        assert [sheet.cell(r, 2).value for r in range(first, last + 1)] == [
+            1, pytest.approx(0.5), pytest.approx(1 / 3)]
+
+
+def test_period_columns_on_exposure_scenarios_and_policies(report):
+    exposure = report["Exposure"]
+    row = next(r for r in range(1, 10) if exposure.cell(r, 1).value == "stage")
+    assert header(exposure, row)[:3] == ["stage", "material", "period"]
+    assert [r[:3] for r in body(exposure, row + 1, row + 3)] == [
+        ("origin", "gallium", "2026"), ("origin", "gallium", "2027"),
+        ("origin", "gallium", "2028")]
+
+    scenarios = report["Scenarios"]
+    row = next(r for r in range(1, 10) if scenarios.cell(r, 1).value == "period")
+    assert header(scenarios, row)[:2] == ["period", "scenario"]
+    listed = [(r[0], r[1]) for r in body(scenarios, row + 1, row + 4)]
+    assert listed == [("2026", "baseline"), ("2027", "baseline"), ("2028", "cn_cut"),
+                      ("2028", "baseline")]
+
+    policies = report["Policies"]
+    row = next(r for r in range(1, 10) if policies.cell(r, 1).value == "policy")
+    assert header(policies, row)[:2] == ["policy", "period"]
+    assert [(r[0], r[1], r[9]) for r in body(policies, row + 1, row + 2)] == [
+        ("CN cap", "2027", "yes"), ("CN cap", "2028", "no")]
+
+
+def test_the_summary_splits_the_objective_by_period(report):
+    """1 × 1500, 0.9 × 1320 = 1188, 0.8 × 1850 = 1480; they add up to 4168."""
+    summary = report["Summary"]
+    column = [summary.cell(r, 1).value for r in range(1, summary.max_row + 1)]
+    start = column.index("Objective by period (USD)") + 1
+    split = [(summary.cell(r + 1, 1).value, summary.cell(r + 1, 2).value)
+             for r in range(start, start + 4)]
+    assert split == [("2026  (weight 1)", pytest.approx(1500.0)),
+                     ("2027  (weight 0.9)", pytest.approx(1188.0)),
+                     ("2028  (weight 0.8)", pytest.approx(1480.0)),
+                     ("= objective", pytest.approx(4168.0))]
+    costs = report["Costs by period"]
+    row = next(r for r in range(1, 10) if costs.cell(r, 1).value == "period")
+    assert header(costs, row)[-2:] == ["objective", "weight × objective"]
+    assert [r[-1] for r in body(costs, row + 1, row + 4)] == [
+        pytest.approx(1500.0), pytest.approx(1188.0), pytest.approx(1480.0),
+        pytest.approx(4168.0)]
+    (chart,) = costs._charts
+    assert chart.grouping == "stacked"
+
+
+def test_input_text_never_becomes_a_formula_over_a_horizon(tmp_path):
+    """Names that spreadsheets take for formulas, in a supplier, a material, a project and
+    a period id, stay text on every sheet."""
+    risky = {"Ga CN": "=HYPERLINK(\"x\")", "Ga AU": "+AU project", "Ga AU late": "@late"}
+    base = horizon_instance()
+    offers = tuple(dataclasses.replace(o, supplier=risky.get(o.supplier, o.supplier),
+                                       material="-gallium") for o in base.offers)
+    instance = dataclasses.replace(
+        base, offers=offers,
+        materials=(dataclasses.replace(base.materials[0], id="-gallium"),),
+        policies=tuple(dataclasses.replace(p, material="-gallium") for p in base.policies),
+        demand_rows=tuple(dataclasses.replace(d, material="-gallium")
+                          for d in base.demand_rows))
+    target = tmp_path / "risky.xlsx"
+    write_solve_report(solve_case(instance), target)
+    book = load_workbook(target)
+    seen = set()
+    for sheet in book:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    seen.add(cell.value)
+    assert {"=HYPERLINK(\"x\")", "+AU project", "@late", "-gallium"} <= seen
+
+
+@pytest.mark.parametrize("unit_cost,built,share", [
+    (9.0, "no", 0),  # 100 t at 9 + capex 500 = 1400 > 1000 from China: not built
+    (4.0, "yes", 1),  # 100 t at 4 + 500 = 900 < 1000: built, carries all 100 t
+])
+def test_one_period_without_a_periods_sheet_but_with_projects(tmp_path, unit_cost, built,
+                                                              share):
+    """No Periods sheet, demand 100, China at 10 or a project that can deliver at once
+    (lead time 0, capex 500): the v1 sheets (a Plan without a period column) and a
+    Projects sheet with one share column."""
+    au_now = dataclasses.replace(AU, lead_time=0, unit_cost=unit_cost)
+    instance = dataclasses.replace(horizon_instance(), periods=(), demand_rows=(),
+                                   policies=(), offers=(CN, au_now), scenario_rows=())
+    result = solve_case(instance)
+    target = tmp_path / "one.xlsx"
+    write_solve_report(result, target)
+    book = load_workbook(target)
+    assert book.sheetnames == ["Summary", "Plan", "Projects", "Stockpile", "Exposure",
+                               "Scenarios", "Policies", "Inputs"]
+    assert header(book["Plan"], 1)[0] == "supplier"
+    projects = book["Projects"]
+    row = next(r for r in range(1, 10) if projects.cell(r, 1).value == "supplier")
+    assert header(projects, row)[11] == "share of demand"
+    (au,) = [r for r in body(projects, row + 1) if r[0]]
+    assert au[4] == built and au[11] == share
+    if built == "yes":
+        assert au[5:7] == ("this period", "this period")
+        assert solve_summary(result)["investments"][0]["period"] == ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from openpyxl.chart import BarChart, Reference, Series
-from openpyxl.chart.data_source import StrRef
+from openpyxl.chart.data_source import AxDataSource, MultiLevelStrRef, StrRef
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.chart.text import RichText, Text
@@ -29,28 +29,39 @@ PALETTE = ("4E79A7", "F28E2B", "E15759", "76B7B2", "59A14F", "EDC948", "B07AA1",
 def stacked_columns(ws, title: str, categories: tuple[int, int, int],
                     series: Sequence[tuple[int, int, int, int]], y_title: str,
                     y_format: str, width: float = 16.0, height: float = 8.5,
-                    y_max: float | None = None, horizontal: bool = False) -> BarChart:
+                    y_max: float | None = None, horizontal: bool = False,
+                    category_columns: int = 1, colours: Sequence[str] | None = None,
+                    stacked: bool = True) -> BarChart:
     """A stacked bar chart. `categories` is (column, first row, last row);
-    each series is (value column, first row, last row, row of its name)."""
+    each series is (value column, first row, last row, row of its name).
+    `category_columns` > 1 labels the categories with that many columns from `column` on,
+    as a multi-level axis (e.g. period, then scenario). `colours` gives each series its
+    colour (the same country in the same colour on every chart); `stacked=False` puts
+    the series side by side."""
     chart = BarChart()
     chart.type = "bar" if horizontal else "col"
-    chart.grouping = "stacked"
-    chart.overlap = 100
+    chart.grouping = "stacked" if stacked else "clustered"
+    chart.overlap = 100 if stacked else 0
     chart.gapWidth = 60
     chart.title = _title(title)
     chart.style = 10
     chart.width, chart.height = width, height
     col, first, last = categories
-    labels = Reference(ws, min_col=col, min_row=first, max_row=last)
+    labels = Reference(ws, min_col=col, max_col=col + category_columns - 1, min_row=first,
+                       max_row=last)
     for i, (value_col, v_first, v_last, name_row) in enumerate(series):
         values = Reference(ws, min_col=value_col, min_row=v_first, max_row=v_last)
         ser = Series(values)
         ser.tx = SeriesLabel(strRef=_cell_ref(ws, value_col, name_row))
-        colour = PALETTE[i % len(PALETTE)]
+        colour = colours[i] if colours is not None else PALETTE[i % len(PALETTE)]
         ser.graphicalProperties = GraphicalProperties(solidFill=colour)
         ser.graphicalProperties.line.solidFill = colour
         chart.series.append(ser)
-    chart.set_categories(labels)
+    if category_columns > 1:
+        for ser in chart.series:
+            ser.cat = AxDataSource(multiLvlStrRef=MultiLevelStrRef(f=str(labels)))
+    else:
+        chart.set_categories(labels)
     chart.y_axis.title = y_title
     chart.y_axis.number_format = y_format
     if y_max is not None:

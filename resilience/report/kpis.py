@@ -611,7 +611,7 @@ def _helps_meet(result: SolveResult, offer, units: dict[str, float]) -> str:
     does not count against: a cap on countries it is not in, or a minimum share of a
     group it is in."""
     instance = result.instance
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, None]] = {}  # policy name → periods, in order
     for cost in result.solution.policy_costs:
         if cost.material != offer.material or not cost.binding:
             continue
@@ -630,7 +630,7 @@ def _helps_meet(result: SolveResult, offer, units: dict[str, float]) -> str:
         else:  # max_hhi: a new country spreads the shares, but saying so needs more care
             helps = False
         if helps:
-            found.setdefault(cost.name, []).append(cost.period)
+            found.setdefault(cost.name, {})[cost.period] = None
     parts = []
     for name, in_periods in found.items():
         when = ", ".join(t for t in in_periods if t)

@@ -92,16 +92,26 @@ for _name, _fmt in NUMBER_FORMATS.items():
 LOOKS["label_total"] = Look(font=Font(bold=True), border=Border(top=THIN))
 LOOKS["total_rule"] = Look(border=Border(top=THIN))
 
+# Looks only a report over a planning horizon uses (SPEC §7). They are registered in its
+# workbook alone, so that a v1 report's styles stay exactly as they were.
+WEIGHT = "0.0000"
+HORIZON_LOOKS: dict[str, Look] = {
+    "weight": Look(number_format=WEIGHT),
+    "header_right": Look(font=Font(bold=True), fill=HEADER_FILL,
+                         alignment=Alignment(horizontal="right", vertical="bottom"),
+                         border=Border(bottom=THIN)),
+}
+
 
 class Styles:
     """The looks above, registered once in a workbook: a style array to copy onto
     openpyxl cells and a style index for bulk rows."""
 
-    def __init__(self, book: Workbook) -> None:
+    def __init__(self, book: Workbook, extra: dict[str, Look] | None = None) -> None:
         self._arrays = {}
         self._ids = {}
         probe = _Probe(book)
-        for name, look in LOOKS.items():
+        for name, look in {**LOOKS, **(extra or {})}.items():
             cell = WriteOnlyCell(probe)
             if look.font is not None:
                 cell.font = look.font

@@ -204,14 +204,21 @@ POLICY_HEADERS = ["policy", "rule", "material", "target", "stage", "limit", "ach
 
 def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
                    summary: SolveSummary) -> Sheet:
+    """Every policy constraint applied; over a horizon one line per period it applies in,
+    with a period column after the policy's name."""
     currency = currency_label(summary.currency)
     rows = policy_rows(result)
+    multi = summary.multi_period
     headers = POLICY_HEADERS[:9] + [f"cost per point ({currency})"] + POLICY_HEADERS[10:]
     widths = [width_for([r["name"] for r in rows] + ["policy"], 12, 34), 19,
               width_for([r["material"] for r in rows] + ["material"], 10, 24),
               width_for([r["target"] for r in rows] + ["target"], 8, 20), 11, 10, 10, 10,
               9, 14, 19, width_for([r["source"] for r in rows] + ["source"], 10, 30), 44]
-    sheet = Sheet.open(book, styles, "Policies", widths, freeze="B5", print_rows="4:4")
+    if multi:
+        headers.insert(1, "period")
+        widths.insert(1, width_for([r["period"] for r in rows] + ["period"], 8, 16))
+    sheet = Sheet.open(book, styles, "Policies", widths, freeze="C6" if multi else "B5",
+                       print_rows="5:5" if multi else "4:4")
     binding = sum(1 for r in rows if r["binding"])
     sheet.write([f"Policies — {len(rows)} constraints applied, {binding} binding"],
                 ["title"])
@@ -219,6 +226,9 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "loosened by one percentage point of share (max_hhi: one HHI point); the "
                  "dual of the constraint in the LP with the contract decisions fixed at "
                  "the optimum."], ["note"])
+    if multi:
+        sheet.write(["Over a horizon a rule applies in each period from its from_period "
+                     "on: one line per period it constrains."], ["note"])
     sheet.write(["max_hhi rows: 'achieved' is the model's linear (chord) HHI, which is "
                  "never below the exact HHI of the plan shown beside it."], ["note"])
     header_row = sheet.write(headers, "header_wrap", height=30)
@@ -234,13 +244,17 @@ def policies_sheet(book: Workbook, styles: Styles, result: SolveResult,
             value_look = ("hhi" if r["rule"] == "max_hhi" else "quantity"
                           if r["rule"] == "exclude" else "percent")
             bound = r["binding"]
-            yield ([r["name"], r["rule"], r["material"], r["target"], r["stage"], r["limit"],
-                    r["achieved"], r["exact_hhi"],
-                    None if bound is None else ("yes" if bound else "no"),
-                    r["cost_per_point"], r["per"], r["source"], r["note"]],
-                   ["plain", "plain", "plain", "plain", "plain", value_look, value_look,
-                    "hhi", "binding" if bound else "plain", "money", "plain", "plain",
-                    "note"])
+            values = [r["name"], r["rule"], r["material"], r["target"], r["stage"],
+                      r["limit"], r["achieved"], r["exact_hhi"],
+                      None if bound is None else ("yes" if bound else "no"),
+                      r["cost_per_point"], r["per"], r["source"], r["note"]]
+            looks = ["plain", "plain", "plain", "plain", "plain", value_look, value_look,
+                     "hhi", "binding" if bound else "plain", "money", "plain", "plain",
+                     "note"]
+            if multi:
+                values.insert(1, r["period"])
+                looks.insert(1, "plain")
+            yield values, looks
 
     _, last = sheet.stream_styled(body(), len(rows))
     sheet.table("PolicyRows", headers, header_row, last)
@@ -263,9 +277,15 @@ def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
                      "reserve_cost", "row"]
     offer_looks = ["plain"] * 4 + ["money", "percent", "money", "quantity", "quantity",
                                    "money", "money", "integer"]
+    v2_offers = _uses_v2_offer_columns(instance)
+    if v2_offers:
+        offer_headers[-1:-1] = V2_OFFER_HEADERS
+        offer_looks[-1:-1] = V2_OFFER_LOOKS
+    offer_row = _offer_row_v2 if v2_offers else _offer_row
     sample = [row for section in sections for row in [section[2], *section[3]]]
-    sample += [_offer_row(o) for o in instance.offers[:2000]]
-    widths = _widths(sample + [offer_headers], 12)
+    sample += [offer_row(o) for o in instance.offers[:2000]]
+    columns = max([12, len(offer_headers)] + [len(section[2]) for section in sections])
+    widths = _widths(sample + [offer_headers], columns)
     widths[0] = max(widths[0], 24.0)
 
     sheet = Sheet.open(book, styles, "Inputs", widths)
@@ -308,7 +328,7 @@ def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
 
     sheet.write([f"Suppliers ({len(instance.offers)} offers)"], ["section"])
     header_row = sheet.write(offer_headers, "header")
-    body = (_offer_row(o) for o in instance.offers)
+    body = (offer_row(o) for o in instance.offers)
     _, last = sheet.stream(body, offer_looks, len(instance.offers))
     sheet.table("InputSuppliers", offer_headers, header_row, last)
     return sheet
@@ -320,6 +340,46 @@ def _offer_row(o) -> list:
             o.row or None]
 
 
+V2_OFFER_HEADERS = ["available_from", "available_until", "capex", "lead_time",
+                    "spot_capacity", "owner_country"]
+V2_OFFER_LOOKS = ["plain", "plain", "money", "integer", "quantity", "plain"]
+
+
+def _uses_v2_offer_columns(instance) -> bool:
+    """Whether the Suppliers echo shows SPEC §7's columns: over a horizon, or where an
+    offer sets one (a v1 workbook's echo stays as it was)."""
+    return instance.multi_period or any(
+        o.available_from or o.available_until or o.capex is not None or o.lead_time
+        or o.spot_capacity or o.owner_country for o in instance.offers)
+
+
+def _offer_row_v2(o) -> list:
+    return _offer_row(o)[:-1] + [o.available_from, o.available_until, o.capex,
+                                 o.lead_time or None, o.spot_capacity or None,
+                                 o.owner_country, o.row or None]
+
+
+def _horizon_sections(instance) -> list[tuple[str, str, list[str], list[list], list[str]]]:
+    """Periods and the demand of each material in each period, over a horizon."""
+    if not instance.multi_period:
+        return []
+    weights = instance.period_weights()
+    periods = instance.period_ids()
+    demand = instance.demand_table()
+    return [
+        (f"Periods ({len(periods)})", "InputPeriods", ["period", "weight", "weight used",
+                                                       "row"],
+         [[p.id, p.weight, w, p.row or None] for p, w in zip(instance.periods, weights,
+                                                             strict=True)],
+         ["plain", "general", "weight", "integer"]),
+        (f"Demand by period ({len(instance.demand_rows)} rows on the Demand sheet; a "
+         "material and period it does not list takes Materials.demand)",
+         "InputDemand", ["material", *(f"demand {t}" for t in periods)],
+         [[m.id, *(demand[(m.id, t)] for t in periods)] for m in instance.materials],
+         ["plain"] + ["quantity"] * len(periods)),
+    ]
+
+
 def _input_sections(instance) -> list[tuple[str, str, list[str], list[list], list[str]]]:
     """(title, table name, headers, rows, looks) of each small input table."""
     settings = instance.settings
@@ -327,40 +387,46 @@ def _input_sections(instance) -> list[tuple[str, str, list[str], list[list], lis
         ("Settings", "InputSettings", ["key", "value"],
          [["risk_aversion", settings.risk_aversion], ["cvar_alpha", settings.cvar_alpha],
           ["time_limit", settings.time_limit], ["mip_gap", settings.mip_gap],
-          ["currency", settings.currency]], ["plain", "value_left"]),
-        (f"Materials ({len(instance.materials)})", "InputMaterials",
-         ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
-          "max_stockpile", "row"],
-         [[m.id, m.unit, m.demand, m.shortage_penalty, m.stockpile_cost, m.max_stockpile,
-           m.row or None] for m in instance.materials],
-         ["plain", "plain", "quantity", "money", "money", "quantity", "integer"]),
+          ["currency", settings.currency],
+          *([["discount_rate", settings.discount_rate]] if instance.multi_period else [])],
+         ["plain", "value_left"]),
+        _materials_section(instance),
         (f"Countries ({len(instance.countries)})", "InputCountries",
          ["country", "name", "disruption_prob", "groups", "tariff", "row"],
          [[c.id, c.name, c.disruption_prob, ", ".join(c.groups), c.tariff, c.row or None]
           for c in instance.countries],
          ["plain", "plain", "percent_fine", "plain", "percent", "integer"]),
     ]
+    sections += _horizon_sections(instance)
     active = {id(p) for p in instance.active_policies()}
+    multi = instance.multi_period
     sections.append((
         f"Policies ({len(instance.policies)})", "InputPolicies",
         ["name", "rule", "material", "target", "stage", "value", "strategy", "whatif",
-         "applied", "row"],
+         "applied", *(["from_period"] if multi else []), "row"],
         [[p.name, p.rule, p.material, p.target, p.stage, p.value, p.strategy, p.whatif,
-          "yes" if id(p) in active else "no", p.row or None] for p in instance.policies],
-        ["plain"] * 5 + ["general"] + ["plain"] * 3 + ["integer"]))
+          "yes" if id(p) in active else "no", *([p.from_period] if multi else []),
+          p.row or None] for p in instance.policies],
+        ["plain"] * 5 + ["general"] + ["plain"] * (4 if multi else 3) + ["integer"]))
     lines = []
-    scenarios = instance.scenarios()
+    if multi:
+        scenarios = tuple(s for t in instance.period_ids() for s in instance.scenarios(t))
+    else:
+        scenarios = instance.scenarios()
     for s in scenarios:
         for hit in s.hits or (None,):
             lines.append([s.name, s.probability, hit.country if hit else "(none)",
                           hit.material if hit else None,
-                          hit.capacity_factor if hit else None, s.whatif, s.row or None])
+                          hit.capacity_factor if hit else None, s.whatif,
+                          *([s.period, s.price_surge] if multi else []), s.row or None])
     generated = ", generated from disruption_prob" if instance.scenario_rows is None else ""
+    count = (f"{len(scenarios)} scenario-periods" if multi else str(len(scenarios)))
     sections.append((
-        f"Scenarios ({len(scenarios)}{generated})", "InputScenarios",
+        f"Scenarios ({count}{generated})", "InputScenarios",
         ["scenario", "probability", "country", "material", "capacity_factor", "whatif",
-         "row"], lines,
-        ["plain", "percent_fine", "plain", "plain", "percent", "plain", "integer"]))
+         *(["period", "price_surge"] if multi else []), "row"], lines,
+        ["plain", "percent_fine", "plain", "plain", "percent", "plain",
+         *(["plain", "percent"] if multi else []), "integer"]))
     if instance.whatif_edits:
         sections.append((
             f"What-if edits ({len(instance.whatif_edits)})", "InputWhatIfs",
@@ -369,6 +435,22 @@ def _input_sections(instance) -> list[tuple[str, str, list[str], list[list], lis
               e.value, e.origin, e.row or None] for e in instance.whatif_edits],
             ["plain"] * 5 + ["general", "plain", "integer"]))
     return sections
+
+
+def _materials_section(instance) -> tuple[str, str, list[str], list[list], list[str]]:
+    """The Materials echo; initial_stock and stock_price (SPEC §7) over a horizon or where
+    a material sets one."""
+    v2 = instance.multi_period or any(m.initial_stock or m.stock_price
+                                      for m in instance.materials)
+    return (
+        f"Materials ({len(instance.materials)})", "InputMaterials",
+        ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
+         "max_stockpile", *(["initial_stock", "stock_price"] if v2 else []), "row"],
+        [[m.id, m.unit, m.demand, m.shortage_penalty, m.stockpile_cost, m.max_stockpile,
+          *([m.initial_stock, m.stock_price] if v2 else []), m.row or None]
+         for m in instance.materials],
+        ["plain", "plain", "quantity", "money", "money", "quantity",
+         *(["quantity", "money"] if v2 else []), "integer"])
 
 
 def _widths(rows: list[list], columns: int) -> list[float]:
