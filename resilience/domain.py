@@ -339,7 +339,8 @@ class Instance:
                 else:
                     base = listed[i]
                     listed[i] = Scenario(base.name, base.probability, base.hits + s.hits,
-                                         None, base.row)
+                                         None, base.row, base.period,
+                                         base.price_surge or s.price_surge)
         remainder = 1.0 - sum(s.probability for s in listed)
         if remainder > 1e-12:
             listed.append(Scenario(name=BASELINE, probability=remainder))

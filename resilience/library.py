@@ -13,7 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from resilience.domain import POLICY_RULES, Instance, Policy, WhatIfEdit
+from resilience.domain import OWNER, POLICY_RULES, Instance, Policy, WhatIfEdit
 from resilience.errors import InputError, Problem
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +113,9 @@ def load_library_whatif(instance: Instance, name: str) -> Instance:
             raise InputError([Problem(path.name, "", f"edit on {edit.sheet!r} with op "
                                       f"{edit.op!r}: sheet must be Materials, Countries or "
                                       "Suppliers and op set, scale or add")])
+    from resilience.whatif import toml_demand_edits
+
+    edits.extend(toml_demand_edits(instance, spec, path))  # [[demand]] rows (SPEC §7)
     policies = tuple(p for i, row in enumerate(spec.get("policy", []), start=1)
                      for p in _policies(instance, row, path, i, None, label))
     return dataclasses.replace(instance, whatif_edits=instance.whatif_edits + tuple(edits),
@@ -150,8 +153,18 @@ def _policy(instance: Instance, row: dict, path: Path, index: int, strategy: str
     if rule not in POLICY_RULES:
         raise fail(f"rule must be one of {', '.join(POLICY_RULES)}")
     stage = str(row.get("stage", "both")).strip().lower()
-    if stage not in ("origin", "processing", "both"):
-        raise fail("stage must be origin, processing or both")
+    if stage not in ("origin", "processing", "both", OWNER):
+        raise fail("stage must be origin, processing, both or owner")
+    from_period = None
+    if row.get("from_period") is not None:  # SPEC §7: the rule applies from then on
+        wanted = row["from_period"]
+        text = str(int(wanted)) if isinstance(wanted, float) and wanted.is_integer() \
+            else str(wanted).strip()
+        found = [p.id for p in instance.periods if p.id.casefold() == text.casefold()]
+        if not found:
+            raise fail(f"from_period {text!r} is not a period of this workbook"
+                       + ("" if instance.periods else " (it has no Periods sheet)"))
+        from_period = found[0]
     material = str(row.get("material", "*")).strip()
     if material != "*":
         found = [m.id for m in instance.materials if m.id.casefold() == material.casefold()]
@@ -182,4 +195,5 @@ def _policy(instance: Instance, row: dict, path: Path, index: int, strategy: str
         value = None
     return Policy(rule=rule, material=material, target=target, target_kind=kind, stage=stage,
                   value=value, strategy=strategy, whatif=whatif,
-                  name=str(row.get("name", f"{rule} {target}")), row=0)
+                  name=str(row.get("name", f"{rule} {target}")), row=0,
+                  from_period=from_period)

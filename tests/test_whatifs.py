@@ -553,7 +553,7 @@ def test_every_toml_whatif_parses(name):
     assert spec.get("description") and spec.get("source")
     base = Instance(materials=(), countries=(), offers=())
     loaded = load_library_whatif(base, name)
-    assert len(loaded.whatif_edits) == len(spec.get("edit", []))
+    assert len(loaded.whatif_edits) == len(spec.get("edit", [])) + len(spec.get("demand", []))
     assert all(e.whatif == name and e.origin == f"{name}.toml" for e in loaded.whatif_edits)
 
 
@@ -610,3 +610,48 @@ def test_friendshoring_lists_the_four_battery_minerals_of_the_demo_data(demo):
     listed = {p.material for p in case.active_policies() if p.rule == "min_group_share"}
     assert listed == {"lithium", "nickel", "cobalt", "graphite"} & {
         m.id for m in instance.materials}
+
+
+def test_a_toml_whatif_adds_demand_rows_and_owner_rules_from_a_period(tmp_path, monkeypatch):
+    """SPEC §7: a library what-if may add Demand rows ([[demand]]) and its policies may
+    name the owner stage and a from_period. D = 100 in both periods; the what-if raises
+    2027 to 150 and caps CHN as owner at 50 % from 2027."""
+    import resilience.library as library
+    from resilience.domain import Country, Material, Offer, Period
+
+    folder = tmp_path / "models"
+    (folder / "whatifs").mkdir(parents=True)
+    (folder / "whatifs" / "ga_boom.toml").write_text(
+        'description = "gallium demand up 50 % in 2027"\nsource = "test"\n'
+        '[[demand]]\nmaterial = "GA"\nperiod = 2027\ndemand = 150\n'
+        '[[policy]]\nrule = "max_country_share"\ntarget = "CHN"\nstage = "owner"\n'
+        'value = 0.5\nfrom_period = 2027\n', encoding="utf-8")
+    monkeypatch.setattr(library, "models_folder", lambda: folder)
+    instance = Instance(
+        materials=(Material("ga", "t", 100, 1000),),
+        countries=(Country("AAA"), Country("CHN")),
+        offers=(Offer("a", "ga", "AAA", "AAA", 10, 500, owner_country="CHN"),),
+        periods=(Period("2026"), Period("2027")))
+    case = prepare_case(instance, whatif="ga_boom")
+    assert case.demand_table() == {("ga", "2026"): 100, ("ga", "2027"): 150}
+    rule = next(p for p in case.policies if p.rule == "max_country_share")
+    assert (rule.stage, rule.from_period, rule.target) == ("owner", "2027", "CHN")
+
+
+def test_a_toml_policy_names_only_periods_the_workbook_has(tmp_path, monkeypatch):
+    import resilience.library as library
+    from resilience.domain import Country, Material, Offer
+
+    folder = tmp_path / "models"
+    (folder / "whatifs").mkdir(parents=True)
+    (folder / "whatifs" / "late.toml").write_text(
+        'description = "x"\nsource = "test"\n[[policy]]\nrule = "max_hhi"\nvalue = 5000\n'
+        'from_period = 2030\n', encoding="utf-8")
+    monkeypatch.setattr(library, "models_folder", lambda: folder)
+    instance = Instance(materials=(Material("ga", "t", 100, 1000),),
+                        countries=(Country("AAA"),),
+                        offers=(Offer("a", "ga", "AAA", "AAA", 10, 500),))
+    with pytest.raises(InputError) as error:
+        prepare_case(instance, whatif="late")
+    assert "from_period '2030' is not a period of this workbook (it has no Periods sheet)" \
+        in str(error.value)
