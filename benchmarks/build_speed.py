@@ -1,6 +1,7 @@
 """Model build + hand-off time: the product against a direct highspy build.
 
-For each size (benchmarks/instances.py) it times, from the same in-memory `Instance`:
+For each size (benchmarks/instances.py: small, medium, large, and horizon, the SPEC §7
+instance over 5 periods) it times, from the same in-memory `Instance`:
 
 - the product, as `solve_case` calls it: `build_model(instance)` (the layout's
   coefficient blocks, then `Layout.to_standard_form()`) and `HighsSession(built.form,
@@ -22,7 +23,7 @@ inside numpy/scipy, HiGHS's banner suppression). Each (size, build) pair runs in
 own subprocess, so the memory figures are clean and one build's garbage does not slow
 the other; each takes the best of N runs.
 
-    python -m benchmarks.build_speed [--sizes small,medium,large] [--repeats N]
+    python -m benchmarks.build_speed [--sizes small,medium,large,horizon] [--repeats N]
     python -m benchmarks.build_speed --profile large     # cProfile of the product build
 """
 
@@ -41,7 +42,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` and `resilienc
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_REPEATS = {"small": 10, "medium": 5, "large": 3}
+DEFAULT_REPEATS = {"small": 10, "medium": 5, "large": 3, "horizon": 5}
 DEFAULT_ROUNDS = 2
 TARGET = 1.5  # build + hand-off ≤ 1.5x the direct highspy build
 
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=None,
                         help="runs per build and worker (default small 10, medium 5, "
-                             "large 3)")
+                             "large 3, horizon 5)")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                         help="product and direct workers spawned alternately this many "
                              "times per size; the best run over all rounds is taken")

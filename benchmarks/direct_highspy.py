@@ -462,9 +462,9 @@ def assemble(a: Arrays) -> DirectForm:
     r_pos[res] = np.arange(len(res))
     e = sf.cols("backup", len(bk), 0.0, b_avail * a.cap[io[bi]],
                 weight[bk] * a.landed[io[bi]])
-    spot_price_of = a.landed[io] * 1.0  # per item, ĉ_o; the surge per scenario
+    # spot: offer items with spot capacity, not excluded, at ĉ_o (1 + surge_k)
     vk, vi, v_avail = where_lost(np.flatnonzero((a.spot[io] > 0) & allowed))
-    v_price = spot_price_of[vi] * (1.0 + a.surge[vk])
+    v_price = a.landed[io[vi]] * (1.0 + a.surge[vk])
     v = sf.cols("spot", len(vk), 0.0, v_avail * a.spot[io[vi]], weight[vk] * v_price)
     draw = ~np.isnan(a.stock_cost[lost_keys % n_m])
     draw_keys = lost_keys[draw]
