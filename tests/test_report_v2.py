@@ -335,11 +335,12 @@ def test_stock_levels_over_time(report):
     """Stock per period: none until 2028, then 50 t, all of it added in 2028 (carrying
     50, purchase 100)."""
     stock = report["Stockpile"]
-    assert header(stock, 1)[:5] == ["material", "unit", "period", "stock", "added"]
+    assert header(stock, 1)[:6] == ["material", "unit", "period", "stock", "added",
+                                    "released"]
     rows = [r for r in body(stock, 2, 4)]
-    assert [(r[2], r[3], r[4]) for r in rows] == [("2026", 0, 0), ("2027", 0, 0),
-                                                  ("2028", 50, 50)]
-    assert rows[2][6:8] == (50, 100)
+    assert [(r[2], r[3], r[4], r[5]) for r in rows] == [("2026", 0, 0, 0), ("2027", 0, 0, 0),
+                                                        ("2028", 50, 50, 0)]
+    assert rows[2][7:9] == (50, 100)
 
 
 def test_the_share_charts_refer_to_each_materials_periods(report):
@@ -460,3 +461,55 @@ def test_one_period_without_a_periods_sheet_but_with_projects(tmp_path, unit_cos
     if built == "yes":
         assert au[5:7] == ("this period", "this period")
         assert solve_summary(result)["investments"][0]["period"] == ""
+
+
+def test_a_period_without_demand_has_no_shares(tmp_path):
+    """Gallium demand 0 in 2026: nothing is bought then, its shares and HHI there are not
+    defined (null in the JSON, 'no demand' in the report), the other periods are as
+    before."""
+    instance = dataclasses.replace(
+        horizon_instance(),
+        demand_rows=horizon_instance().demand_rows + (DemandRow("gallium", "2026", 0.0),))
+    result = solve_case(instance)
+    data = solve_summary(result)
+    assert data["hhi"]["gallium"]["origin"]["2026"] is None
+    assert data["shares"]["gallium"]["origin"]["2026"] is None
+    assert data["hhi"]["gallium"]["origin"]["2027"] == pytest.approx(5_000.0)
+    assert [p for p in data["plan"] if p["period"] == "2026"] == []
+    json.dumps(data, allow_nan=False)
+    target = tmp_path / "zero.xlsx"
+    write_solve_report(result, target)
+    book = load_workbook(target)
+    exposure = [r for r in book["Exposure"].iter_rows(values_only=True)
+                if r[:3] == ("origin", "gallium", "2026")]
+    assert exposure and "no demand" in exposure[0]
+    shares = book["Shares origin"]
+    assert any(r[0] == "2026" and "no demand" in r for r in shares.iter_rows(values_only=True))
+
+
+def test_the_report_over_a_horizon_renders(horizon, tmp_path):
+    """LibreOffice prints every sheet with its charts, and no number is too wide for its
+    column (skipped without LibreOffice and poppler-utils)."""
+    import shutil
+    import subprocess
+
+    soffice, pdftotext = shutil.which("soffice"), shutil.which("pdftotext")
+    if soffice is None or pdftotext is None:
+        pytest.skip("LibreOffice (soffice) or poppler-utils (pdftotext) not installed")
+    report = tmp_path / "horizon.xlsx"
+    write_solve_report(horizon, report)
+    profile = tmp_path / "lo-profile"
+    subprocess.run([soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(report)],
+                   check=True, timeout=120, capture_output=True)
+    text = subprocess.run([pdftotext, "-layout", str(tmp_path / "horizon.pdf"), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+    footers = {line.split("  ")[0].strip() for line in text.splitlines()
+               if "page" in line and " of " in line}
+    assert set(HORIZON_SHEETS) <= footers
+    for title in ("gallium: origin shares by country",
+                  "gallium: processing shares by country",
+                  "First-stage cost and expected recourse by period",
+                  "Recourse cost if the scenario happens, by period"):
+        assert title in text, title
+    assert "###" not in text and "Err:" not in text

@@ -449,30 +449,34 @@ def _stock_sheet_by_period(book: Workbook, styles: Styles, result: SolveResult,
     added = {p.period: p.stock_added for p in summary.by_period}
     materials = [m for m in instance.materials
                  if m.stockpile_cost is not None or any(levels.get(m.id, {}).values())]
-    headers = ["material", "unit", "period", "stock", "added", "max_stockpile",
+    headers = ["material", "unit", "period", "stock", "added", "released", "max_stockpile",
                f"carrying cost ({currency})", f"purchase cost ({currency})",
                "expected draw", "largest draw"]
     rows = []
     for m in materials:
+        previous = m.initial_stock
         for p in summary.by_period:
             t = p.period
             held = levels.get(m.id, {}).get(t, 0.0)
             g = added[t].get(m.id, 0.0)
+            released = max(0.0, previous - held)
+            previous = held
             draws = [(s.probability, s.stock_drawn.get(m.id, 0.0))
                      for s in summary.scenarios if getattr(s, "period", None) == t]
-            rows.append([m.id, m.unit, t, held, g, m.max_stockpile,
+            rows.append([m.id, m.unit, t, held, g, released, m.max_stockpile,
                          (m.stockpile_cost or 0.0) * held, m.stock_price * g,
                          sum(q * d for q, d in draws), max((d for _, d in draws), default=0.0)])
     widths = [width_for([m.id for m in materials] + ["material"], 12, 30), 8,
               width_for(list(summary.periods) + ["period"], 8, 20),
               number_width([r[3] for r in rows], minimum=11),
-              number_width([r[4] for r in rows], minimum=11), 14,
-              number_width([r[6] for r in rows], minimum=14),
-              number_width([r[7] for r in rows], minimum=14), 13, 13]
+              number_width([r[4] for r in rows], minimum=11),
+              number_width([r[5] for r in rows], minimum=11), 14,
+              number_width([r[7] for r in rows], minimum=14),
+              number_width([r[8] for r in rows], minimum=14), 13, 13]
     sheet = Sheet.open(book, styles, "Stockpile", widths, freeze="D2", print_rows="1:1")
     header_row = sheet.write(headers, "header_wrap", height=30)
-    looks = ["plain", "plain", "plain", "quantity_dash", "quantity_dash", "quantity",
-             "money_dash", "money_dash", "quantity_dash", "quantity_dash"]
+    looks = ["plain", "plain", "plain", "quantity_dash", "quantity_dash", "quantity_dash",
+             "quantity", "money_dash", "money_dash", "quantity_dash", "quantity_dash"]
     for row in rows:
         sheet.write(row, looks)
     if rows:
@@ -484,6 +488,8 @@ def _stock_sheet_by_period(book: Workbook, styles: Styles, result: SolveResult,
     sheet.write(["Stock: the level held in the period. Added: bought to raise it from the "
                  "period before (paid at stock_price). Carrying cost: stockpile_cost × level."],
                 ["note"])
+    sheet.write(["Released: the level fell from the period before; the model neither sells "
+                 "nor uses that stock, it just stops holding it (no refund)."], ["note"])
     sheet.write(["Stock is drawn only to replace supply lost to a disruption; a draw in one "
                  "period's scenario does not deplete the next period's stock."], ["note"])
     initial = [m for m in materials if m.initial_stock > 0]

@@ -101,7 +101,8 @@ def costs_sheet(book: Workbook, styles: Styles, result: SolveResult,
             series.append((3 + len(COST_PARTS) + 1, first, last, header_row))
         if series:
             chart = stacked_columns(
-                sheet.ws, "Cost by period (before weights)", categories=(1, first, last),
+                sheet.ws, "First-stage cost and expected recourse by period (before weights)",
+                categories=(1, first, last),
                 series=series, y_title=summary.currency, y_format="#,##0",
                 width=max(14.0, min(26.0, 8 + 2.0 * len(periods))), height=8.0)
             sheet.ws.add_chart(chart, f"A{sheet.row + 3}")
@@ -160,7 +161,7 @@ def projects_sheet(book: Workbook, styles: Styles, result: SolveResult,
              "yes" if r["built"] else "no", *when,
              r["capex"], r["capacity"], r["lead_time"], r["landed_unit_cost"]]
             + shares + [displaced, r["helps_meet"]],
-            ["plain"] * 4 + ["binding" if r["built"] else "plain", "plain", "plain",
+            ["plain"] * 4 + ["text_bold" if r["built"] else "plain", "plain", "plain",
                              "money", "quantity", "integer", "money"]
             + ["percent_dash"] * len(shares) + ["wrap", "wrap"],
             height=None if lines <= 1 else 13.0 * lines + 2)
@@ -305,12 +306,12 @@ def shares_sheet(book: Workbook, styles: Styles, result: SolveResult,
             sheet.ws.conditional_formatting.add(
                 f"B{first}:{get_column_letter(1 + len(countries))}{last}", SHARE_SCALE)
             chart = stacked_columns(
-                sheet.ws, f"{material.id}: {stage} share of demand by country",
+                sheet.ws, f"{material.id}: {stage} shares by country",
                 categories=(1, first, last),
                 series=[(col, first, last, header_row)
                         for col in range(2, 2 + len(countries))],
                 y_title="share of demand", y_format="0%",
-                width=max(12.0, min(20.0, 8.0 + 1.6 * len(block))), height=7.0,
+                width=max(14.0, min(20.0, 8.0 + 1.6 * len(block))), height=7.0,
                 y_max=1.0, colours=[colour[c] for c in countries])
             sheet.ws.add_chart(chart, f"{chart_col}{header_row - 1}")
         elif not countries:
