@@ -460,6 +460,7 @@ def test_one_period_without_a_periods_sheet_but_with_projects(tmp_path, unit_cos
     assert au[4] == built and au[11] == share
     if built == "yes":
         assert au[5:7] == ("this period", "this period")
+        assert au[12] is None, "one period: nothing before it to say it displaced"
         assert solve_summary(result)["investments"][0]["period"] == ""
 
 

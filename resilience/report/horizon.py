@@ -27,14 +27,27 @@ from resilience.report.kpis import (
 )
 from resilience.report.layout import Sheet, Styles, currency_label, number_width, width_for
 
-SHARE_SCALE = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
-                             mid_type="num", mid_value=0.5, mid_color="F8CBAD",
-                             end_type="num", end_value=1, end_color="E06666")
-PROJECT_SCALE = ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
-                               end_type="num", end_value=1, end_color="5B9BD5")
-HHI_SCALE = ColorScaleRule(start_type="num", start_value=1500, start_color="C6EFCE",
-                           mid_type="num", mid_value=2500, mid_color="FFEB9C",
-                           end_type="num", end_value=10000, end_color="FFC7CE")
+
+def _share_scale() -> ColorScaleRule:
+    """White 0 % → red 100 %, as on the v1 Exposure sheet (a fresh rule per range:
+    openpyxl numbers a rule's priority when it is added)."""
+    return ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
+                          mid_type="num", mid_value=0.5, mid_color="F8CBAD",
+                          end_type="num", end_value=1, end_color="E06666")
+
+
+def _project_scale() -> ColorScaleRule:
+    """White 0 % → blue 100 %: a project's share is not a concentration to worry about."""
+    return ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
+                          end_type="num", end_value=1, end_color="5B9BD5")
+
+
+def _hhi_scale() -> ColorScaleRule:
+    return ColorScaleRule(start_type="num", start_value=1500, start_color="C6EFCE",
+                          mid_type="num", mid_value=2500, mid_color="FFEB9C",
+                          end_type="num", end_value=10000, end_color="FFC7CE")
+
+
 STAGE_WORDS = {"origin": "where it is mined or produced",
                "processing": "where it is refined or processed",
                "owner": "the country that controls the supplier"}
@@ -170,7 +183,7 @@ def projects_sheet(book: Workbook, styles: Styles, result: SolveResult,
     sheet.ws.conditional_formatting.add(
         f"{get_column_letter(first_share)}{header_row + 1}:"
         f"{get_column_letter(first_share + len(share_headers) - 1)}{sheet.row}",
-        PROJECT_SCALE)
+        _project_scale())
     return sheet
 
 
@@ -238,9 +251,9 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
         sheet.table("ExposureByPeriod", headers, header_row, last, stripes=False)
         if countries:
             sheet.ws.conditional_formatting.add(
-                f"D{first}:{get_column_letter(3 + len(countries))}{last}", SHARE_SCALE)
+                f"D{first}:{get_column_letter(3 + len(countries))}{last}", _share_scale())
         column = get_column_letter(len(headers))
-        sheet.ws.conditional_formatting.add(f"{column}{first}:{column}{last}", HHI_SCALE)
+        sheet.ws.conditional_formatting.add(f"{column}{first}:{column}{last}", _hhi_scale())
     return sheet
 
 
@@ -304,7 +317,7 @@ def shares_sheet(book: Workbook, styles: Styles, result: SolveResult,
         first, last = header_row + 1, sheet.row
         if countries and block:
             sheet.ws.conditional_formatting.add(
-                f"B{first}:{get_column_letter(1 + len(countries))}{last}", SHARE_SCALE)
+                f"B{first}:{get_column_letter(1 + len(countries))}{last}", _share_scale())
             chart = stacked_columns(
                 sheet.ws, f"{material.id}: {stage} shares by country",
                 categories=(1, first, last),

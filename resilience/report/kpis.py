@@ -564,18 +564,15 @@ def project_rows(result: SolveResult, summary: SolveSummary) -> list[dict[str, A
         units = {t: delivered.get(key, {}).get(t, 0.0) for t in periods}
         shares = {t: (units[t] / demand[(offer.material, t)]
                       if demand[(offer.material, t)] else None) for t in periods}
-        first, last = instance.offer_window(offer)
         rows.append({
             "supplier": offer.supplier, "material": offer.material,
             "unit": instance.material(offer.material).unit, "country": offer.country,
-            "processing_country": offer.processing_country, "owner": offer.owner,
+            "processing_country": offer.processing_country,
             "built": investment is not None,
             "start": investment.period if investment else None,
             "online_from": investment.online_from if investment else None,
             "capex": offer.capex, "capacity": offer.capacity, "lead_time": offer.lead_time,
-            "landed_unit_cost": offer.landed_cost,
-            "window": (periods[first], periods[last]),
-            "units": units, "shares": shares,
+            "landed_unit_cost": offer.landed_cost, "units": units, "shares": shares,
             "displaced": _displaced(summary, offer, units) if investment else "",
             "helps_meet": _helps_meet(result, offer, units) if investment else "",
         })
@@ -585,12 +582,12 @@ def project_rows(result: SolveResult, summary: SolveSummary) -> list[dict[str, A
 def _displaced(summary: SolveSummary, offer, units: dict[str, float]) -> str:
     """The material's origin shares in the period before the project first delivers and
     in that first period: the countries whose share fell are what it displaced."""
-    periods = list(summary.periods)
-    first = next((t for t in periods if units.get(t, 0.0) > NOISE), None)
+    periods = list(units)  # in time order
+    first = next((t for t in periods if units[t] > NOISE), None)
     if first is None:
         return "delivers nothing in the plan"
     if not summary.multi_period:
-        return ""
+        return ""  # one period: nothing before it to compare with
     i = periods.index(first)
     if i == 0:
         return f"delivers from {first}, the first period: nothing before to compare"
