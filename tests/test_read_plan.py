@@ -98,3 +98,76 @@ def test_a_bad_plan_file_exits_2_naming_the_cell(tmp_path):
     assert "Plan!C5: quantity must be a number (found: 'lots')" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.xlsx").exists()
+
+
+# ---- over a horizon (SPEC §7) -----------------------------------------------------------
+
+def horizon_sheets() -> dict:
+    """Three periods; gallium D = 100, 2028: 150; a: AAA ĉ 10 U 100; p: a project in BBB,
+    ĉ 4, U 100, capex 300, lead time 1; stock at k = 1 with s = 2."""
+    return {
+        "Periods": [{"period": 2026}, {"period": 2027}, {"period": 2028}],
+        "Materials": [{"material": "gallium", "unit": "t", "demand": 100,
+                       "shortage_penalty": 1000, "stockpile_cost": 1, "stock_price": 2}],
+        "Demand": [{"material": "gallium", "period": 2028, "demand": 150}],
+        "Countries": [{"country": "AAA", "disruption_prob": 0.1}, {"country": "BBB"}],
+        "Suppliers": [
+            {"supplier": "a", "material": "gallium", "country": "AAA", "unit_cost": 10,
+             "capacity": 200},
+            {"supplier": "p", "material": "gallium", "country": "BBB", "unit_cost": 4,
+             "capacity": 100, "capex": 300, "lead_time": 1}],
+    }
+
+
+def test_a_horizon_report_reads_back_as_the_plan_it_shows(tmp_path):
+    """solve → report → read_plan gives the same lines per period, the same projects
+    built and the same stock per period; held fixed, it costs what it cost and the
+    regret against re-optimising is 0."""
+    from resilience.api import solve_case
+    from resilience.report.excel import write_solve_report
+
+    instance = load(write_workbook(tmp_path / "book.xlsx", horizon_sheets()))
+    result = solve_case(instance)
+    assert result.solution.investments  # the project is worth building
+    report = tmp_path / "plan.xlsx"
+    write_solve_report(result, report)
+    plan = read_plan(report, instance)
+    got = {(line[0], line[6]): (line[4], line[5]) for line in plan.lines}
+    assert got == {(pl.supplier, pl.period): (pytest.approx(pl.quantity),
+                                              pytest.approx(pl.reserve))
+                   for pl in result.solution.plan}
+    assert plan.builds == tuple((i.supplier, i.material, i.country, i.processing_country,
+                                 i.period) for i in result.solution.investments)
+    assert plan.stock_levels == {m: {t: pytest.approx(v) for t, v in levels.items()}
+                                 for m, levels in result.solution.stock_levels.items()}
+    row = evaluate.evaluate(instance, plan, [None])[0]
+    assert row.ok, row.reason
+    assert row.regret == pytest.approx(0, abs=1e-6)
+    assert row.fixed["objective"] == pytest.approx(result.solution.objective)
+
+
+def test_a_plan_without_periods_holds_in_every_period_and_builds_just_in_time(tmp_path):
+    """A hand-made plan over the horizon: 'a 100' with no period is a standing order in
+    2026, 2027 and 2028; 'p 100 in 2028' needs p online then, so without a Projects
+    sheet its build starts in 2027 (lead time 1)."""
+    instance = load(write_workbook(tmp_path / "book.xlsx", horizon_sheets()))
+    path = write_workbook(tmp_path / "plan.xlsx", {"Plan": [
+        ["supplier", "material", "quantity", "period"],
+        ["a", "gallium", 100, None],
+        ["p", "gallium", 50, 2028]]})
+    plan = read_plan(path, instance)
+    assert sorted((line[0], line[6], line[4]) for line in plan.lines) == [
+        ("a", "2026", 100), ("a", "2027", 100), ("a", "2028", 100), ("p", "2028", 50)]
+    assert plan.builds == (("p", "gallium", "BBB", "BBB", "2027"),)
+
+
+def test_period_cells_name_their_cell(tmp_path):
+    horizon = load(write_workbook(tmp_path / "book.xlsx", horizon_sheets()))
+    path = write_workbook(tmp_path / "plan.xlsx", {"Plan": [
+        ["supplier", "material", "quantity", "period"],
+        ["a", "gallium", 100, 2031]]})
+    assert _problems(path, horizon) == [
+        "Plan!D2: period '2031' is not a period of the workbook"]
+    single = load(write_workbook(tmp_path / "single.xlsx", basic_sheets()))
+    assert _problems(path, single) == [
+        "Plan!D2: period '2031' given, but the workbook has no Periods sheet"]

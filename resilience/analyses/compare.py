@@ -76,7 +76,8 @@ def case_figures(result) -> dict[str, Any]:
         "group_share": group_share,
         "binding_policies": [
             {"name": p["name"], "material": p["material"], "country": p["country"],
-             "stage": p["stage"], "cost_per_point": p["cost_per_point"]}
+             "stage": p["stage"], "cost_per_point": p["cost_per_point"],
+             **({"period": p["period"]} if p.get("period") else {})}
             for p in summary["policies"] if p["binding"]
         ],
         "summary": summary,

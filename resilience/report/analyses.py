@@ -46,7 +46,8 @@ def _table(sheet, top: int, headers: list[str], rows: list[list], formats: dict[
 def binding_text(figures: dict) -> str:
     """The binding rules of one solve and what each costs per point (sensitivity)."""
     return "; ".join(
-        f"{b['name']} {b['material']} {b['country']} {b['stage']}: "
+        f"{b['name']} {b['material']} {b['country']} {b['stage']}"
+        f"{' in ' + b['period'] if b.get('period') else ''}: "
         f"{(b['cost_per_point'] or 0):,.0f}/pt" for b in figures.get("binding_policies", []))
 
 
