@@ -248,7 +248,8 @@ POLICIES = Sheet(
 SCENARIOS = Sheet(
     "Scenarios",
     "Disruption scenarios; rows with the same id form one scenario. Without this sheet, "
-    "one scenario per country with disruption_prob > 0 is generated.",
+    "one scenario per country with disruption_prob > 0 is generated; a sheet with no rows "
+    "means no disruption at all (baseline only).",
     (
         Column("scenario", "id", "Scenario id", required=True, mandatory_value=True),
         Column(

@@ -25,6 +25,10 @@ Choices made for people filling the workbook in Excel or LibreOffice:
   are dropdowns of the ids typed on Periods, like references to Materials and Countries.
 - The only formulas are our own, on the Lists sheet; any other text starting with ``=`` is
   forced to be text.
+- No Scenarios sheet (``LEFT_OUT``): an empty one means baseline only, so a team that
+  filled disruption_prob on Countries got no risk at all. Without it, one scenario per
+  country is generated from disruption_prob; the Instructions sheet says how to add one
+  (its name, its headers, and what an empty one means).
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ from resilience.schema import SHEETS, Column, Sheet, describe_kind
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"  # hidden: feeds the dropdowns of columns that admit *
 LAST_ROW = 1000  # dropdowns and number checks cover rows 2..LAST_ROW
+# Sheets the template leaves out, with their instructions saying how to add them. An
+# empty Scenarios sheet means baseline only (SPEC section 2): shipped blank, it silently
+# turned every disruption_prob typed on Countries into nothing.
+LEFT_OUT = ("Scenarios",)
 
 _AUTHOR = "resilience"
 _HEADER_FONT = Font(bold=True)
@@ -66,13 +74,17 @@ _SHEET_NOTES = {
     "Policies": "Rules: max_country_share and min/max_group_share take a share of demand "
                 "(0.65 or 65%); max_hhi takes 0-10,000 with target * or blank; exclude "
                 "takes no value and needs a country or group target.",
-    "Scenarios": "Careful: a Scenarios sheet with no rows means no disruption at all "
-                 "(baseline only), and disruption_prob on Countries is then unused. To "
-                 "have one scenario generated per country with disruption_prob > 0, delete "
-                 "this sheet. Probabilities of the scenarios must sum to at most 1; the rest "
-                 "is the no-disruption baseline (a reserved name). With Periods, a row with "
-                 "a period applies only in that period (blank: in every period), and the "
-                 "sum is checked in each period.",
+    "Scenarios": "This template has no Scenarios sheet, on purpose, so scenarios are "
+                 "generated from disruption_prob (each country with disruption_prob > 0 "
+                 "alone disrupted, with that probability). To write your own scenarios "
+                 "instead, add a sheet named Scenarios with these headers in row 1: "
+                 "{headers} ({required} are required; the others may be left out). "
+                 "Careful: a Scenarios sheet with headers but no rows means no disruption "
+                 "at all, and disruption_prob on Countries is then ignored. Probabilities of "
+                 "the scenarios must sum to at most 1; the rest is the no-disruption "
+                 "baseline (a reserved name). With Periods, a row with a period applies only "
+                 "in that period (blank: in every period), and the sum is checked in each "
+                 "period.",
     "Periods": "Optional: fill it to plan over several periods (e.g. 2026, 2027, ...), one "
                "row per period in time order. Left empty, the workbook plans one period. "
                "Period ids such as 2026 may be typed as numbers.",
@@ -106,7 +118,7 @@ def build_template() -> Workbook:
     book.properties.title = "resilience input workbook"
     instructions = book.create_sheet(INSTRUCTIONS_SHEET)
     lists = _Lists(book)
-    for sheet in SHEETS:
+    for sheet in template_sheets():
         ws = book.create_sheet(sheet.name)
         if sheet.key_value:
             _key_value_sheet(ws, sheet, lists)
@@ -116,6 +128,11 @@ def build_template() -> Workbook:
     lists.finish()
     book.active = 0
     return book
+
+
+def template_sheets() -> list[Sheet]:
+    """The schema's sheets the template carries, in order: all but `LEFT_OUT`."""
+    return [sheet for sheet in SHEETS if sheet.name not in LEFT_OUT]
 
 
 # ---- the data sheets ------------------------------------------------------------------
@@ -337,8 +354,10 @@ def _instructions(ws: Worksheet) -> None:
         "This workbook is the input of resilience, a supply-chain resilience optimizer: "
         "it decides how much of each material to buy from which supplier in which country, "
         "trading cost against concentration and disruption risk. Fill Materials, Countries "
-        "and Suppliers (required) and, if needed, Policies, Scenarios, Periods and Demand "
-        "(to plan over several periods), WhatIfs and Settings. "
+        "and Suppliers (required) and, if needed, Policies, Periods and Demand (to plan "
+        "over several periods), WhatIfs and Settings. Disruption scenarios are generated "
+        "from disruption_prob on Countries; to write your own, add a Scenarios sheet (see "
+        "Scenarios below). "
         "Keep row 1 of each sheet as it is: it names the columns (hover a header for its "
         "meaning, unit and default). Enter one record per row from row 2; blank rows are "
         "skipped. Dropdowns offer the allowed values and the ids typed on Materials, "
@@ -353,12 +372,14 @@ def _instructions(ws: Worksheet) -> None:
     for sheet in SHEETS:
         head = ws.cell(row=row, column=1)
         need = "required" if sheet.required else "optional"
+        if sheet.name in LEFT_OUT:
+            need += "; not in this template: add it to use it"
         _put(head, f"{sheet.name} ({need})")
         head.font = _HEADER_FONT
         row += 1
         text = sheet.description
         if sheet.name in _SHEET_NOTES:
-            text += " " + _SHEET_NOTES[sheet.name]
+            text += " " + _sheet_note(sheet)
         row = _paragraph(ws, row, text)
     row += 1
     top = row
@@ -379,6 +400,15 @@ def _instructions(ws: Worksheet) -> None:
     ws.auto_filter.ref = f"A{top}:{get_column_letter(len(_TABLE_HEADERS))}{row}"
     for j, width in enumerate(_TABLE_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
+
+
+def _sheet_note(sheet: Sheet) -> str:
+    """The sheet's note, with the headers of a sheet the template leaves out."""
+    required = [c.name for c in sheet.columns if c.required]
+    return _SHEET_NOTES[sheet.name].format(
+        headers=", ".join(c.name for c in sheet.columns),
+        required=", ".join(required[:-1]) + " and " + required[-1] if len(required) > 1
+        else "".join(required))
 
 
 def _paragraph(ws: Worksheet, row: int, text: str) -> int:

@@ -11,11 +11,18 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from resilience.domain import Settings
 from resilience.errors import InputError
-from resilience.schema import SETTING_KEYS, SHEETS, Column
-from resilience.template import INSTRUCTIONS_SHEET, LAST_ROW, LISTS_SHEET, write_template
+from resilience.schema import SCENARIOS, SETTING_KEYS, SHEETS, Column
+from resilience.template import (
+    INSTRUCTIONS_SHEET,
+    LAST_ROW,
+    LEFT_OUT,
+    LISTS_SHEET,
+    template_sheets,
+    write_template,
+)
 from resilience.validate import load
 
-DATA_SHEETS = [s for s in SHEETS if not s.key_value]
+DATA_SHEETS = [s for s in template_sheets() if not s.key_value]
 
 
 @pytest.fixture()
@@ -42,7 +49,8 @@ def _letter(sheet_columns: tuple[Column, ...], name: str) -> str:
 
 def test_sheets_in_order_with_lists_hidden_last(template: Path) -> None:
     book = load_workbook(template)
-    assert book.sheetnames == [INSTRUCTIONS_SHEET, *[s.name for s in SHEETS], LISTS_SHEET]
+    assert book.sheetnames == [INSTRUCTIONS_SHEET, *[s.name for s in SHEETS
+                                                     if s.name != "Scenarios"], LISTS_SHEET]
     assert book[LISTS_SHEET].sheet_state == "hidden"
     assert book.active.title == INSTRUCTIONS_SHEET
 
@@ -132,9 +140,10 @@ def test_number_validation_follows_bounds(template: Path) -> None:
     assert (demand.type, demand.operator, demand.formula1) == ("decimal", "greaterThan", "0")
     prob = _validation(book["Countries"], "C2")  # [0, 1): between is inclusive, so custom
     assert prob.type == "custom" and prob.formula1 == "AND(ISNUMBER(C2),C2>=0,C2<1)"
-    capacity_factor = _validation(book["Scenarios"], "E2")
-    assert (capacity_factor.operator, capacity_factor.formula1, capacity_factor.formula2) \
-        == ("between", "0", "1")
+    # a fraction with no upper bound (a tariff of 1.5 is legal): only a lower one
+    tariff = _validation(book["Countries"], "E2")
+    assert (tariff.operator, tariff.formula1, tariff.errorStyle) == (
+        "greaterThanOrEqual", "0", "warning")
     settings = book["Settings"]
     alpha_row = 2 + [c.name for c in SETTING_KEYS.columns].index("cvar_alpha")
     alpha = _validation(settings, f"B{alpha_row}")
@@ -172,7 +181,28 @@ def test_instructions_mention_every_column(template: Path) -> None:
     assert table[("Materials", "demand")][4] == "none (required)"
     assert table[("Policies", "stage")][4] == "both"
     assert table[("Countries", "name")][4] == "blank"
-    assert "delete this sheet" in text  # an empty Scenarios sheet means no disruption
+    # the sheet left out is described, with how to add it
+    assert f"{SCENARIOS.name} (optional; not in this template: add it to use it)" in text
+
+
+def test_no_scenarios_sheet_and_how_to_add_one(template: Path) -> None:
+    """An empty Scenarios sheet means baseline only (SPEC section 2): a template shipping
+    one turned every disruption_prob typed on Countries into no risk at all, silently. The
+    Instructions say how to add the sheet: its name, its headers, what an empty one means."""
+    book = load_workbook(template)
+    assert LEFT_OUT == ("Scenarios",) and "Scenarios" not in book.sheetnames
+    lines = [r[0] for r in book[INSTRUCTIONS_SHEET].iter_rows(max_col=1, values_only=True)
+             if r[0]]
+    text = " ".join(lines)
+    assert "add a sheet named Scenarios with these headers in row 1: scenario, " \
+        "probability, country, material, capacity_factor, whatif, period, price_surge " \
+        "(scenario, probability and country are required" in text
+    assert "a Scenarios sheet with headers but no rows means no disruption at all, and " \
+        "disruption_prob on Countries is then ignored" in text
+    assert "Disruption scenarios are generated from disruption_prob on Countries" in text
+    # the column table still documents every Scenarios column
+    rows = list(book[INSTRUCTIONS_SHEET].iter_rows(values_only=True))
+    assert [r[1] for r in rows if r[0] == "Scenarios"] == [c.name for c in SCENARIOS.columns]
 
 
 def test_no_formulas_outside_lists(template: Path) -> None:
@@ -214,7 +244,9 @@ def _append(ws: Worksheet, rows: list[dict]) -> None:
             ws.cell(row=r, column=headers.index(name) + 1, value=value)
 
 
-def _fill(path: Path, scenarios: bool) -> None:
+def _fill(path: Path, scenarios: bool | None) -> None:
+    """Fill the blank template; `scenarios`: None adds no Scenarios sheet, False an empty
+    one (headers only), True one with a row."""
     book = load_workbook(path)
     _append(book["Materials"], [
         {"material": "gallium", "unit": "t", "demand": 100, "shortage_penalty": 5000,
@@ -240,11 +272,14 @@ def _fill(path: Path, scenarios: bool) -> None:
         {"rule": "exclude", "material": "gallium", "target": "FEOC", "stage": "processing",
          "strategy": "friendshore"},
     ])
-    if scenarios:
-        _append(book["Scenarios"], [
-            {"scenario": "china_ban", "probability": 0.05, "country": "CHN",
-             "material": "gallium"},
-        ])
+    if scenarios is not None:  # added by hand, as the Instructions say
+        ws = book.create_sheet("Scenarios")
+        ws.append([c.name for c in SCENARIOS.columns])
+        if scenarios:
+            _append(ws, [
+                {"scenario": "china_ban", "probability": 0.05, "country": "CHN",
+                 "material": "gallium"},
+            ])
     book.save(path)
 
 
@@ -268,12 +303,29 @@ def test_filled_template_loads_clean(template: Path) -> None:
     assert instance.warnings == ()
 
 
-def test_empty_scenarios_sheet_means_baseline_only(template: Path) -> None:
-    """The reader's rule (SPEC section 2) that the Instructions sheet warns about."""
+def test_filled_template_generates_scenarios_from_disruption_prob(template: Path) -> None:
+    """As shipped (no Scenarios sheet), the disruption probabilities typed on Countries
+    are the risk: one scenario per country with p > 0, and no warning."""
+    _fill(template, scenarios=None)
+    instance = load(template)
+    assert instance.scenario_rows is None
+    assert [(s.name, s.probability) for s in instance.scenarios()] == [
+        ("CHN", pytest.approx(0.1)), ("DEU", pytest.approx(0.02)),
+        ("baseline", pytest.approx(0.88))]
+    assert instance.warnings == ()
+
+
+def test_an_added_empty_scenarios_sheet_means_baseline_only(template: Path) -> None:
+    """The reader's rule (SPEC section 2) that the Instructions sheet warns about, and
+    validate too."""
     _fill(template, scenarios=False)
     instance = load(template)
     assert instance.scenario_rows == ()
     assert [s.name for s in instance.scenarios()] == ["baseline"]
+    assert instance.warnings == ("Scenarios: the sheet has no scenarios, so only the "
+                                 "baseline is used and disruption_prob is ignored; delete "
+                                 "the sheet to generate one scenario per country from "
+                                 "disruption_prob",)
 
 
 def test_unfilled_template_fails_cleanly(template: Path) -> None:
