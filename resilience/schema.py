@@ -8,7 +8,10 @@ from it, so they cannot disagree. Kinds:
   a number cell such as ``2026`` reads as the id ``2026``;
 - ``number``: a plain number; percent text is an error;
 - ``integer``: a whole number (``3``; ``2.5`` is an error); percent text is an error;
-- ``fraction``: a number that may also be written as ``65%`` or an Excel percentage;
+- ``fraction``: a number that may also be written as ``65%`` or an Excel percentage; one
+  with no upper bound (a tariff, a price surge, a discount rate) may legally be 1 or more,
+  but a plain number ≥ 1 there is most likely a percentage typed without its sign (``25``
+  for 25 %, read as 2,500 %), so validation warns about it (``Column.implausible_from``);
 - ``choice``: one of ``choices``.
 """
 
@@ -35,6 +38,13 @@ class Column:
     choices: tuple[str, ...] = ()
     ref_sheet: str = ""
     allow_star: bool = False
+
+    @property
+    def implausible_from(self) -> float | None:
+        """Where a legal value becomes implausible enough to warn about: 1 (100 %) for a
+        fraction with no upper bound, None for every other column. Percent text (``150%``)
+        is taken as meant and never warned about."""
+        return 1.0 if self.kind == "fraction" and self.maximum is None else None
 
     def bounds_text(self) -> str:
         parts = []

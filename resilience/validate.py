@@ -282,8 +282,14 @@ def _parse(value: object, column: Column, sheet: str, cell: str, out: _Collector
         if number is None:
             return None
         if not _within(number, column):
-            out.add(sheet, cell, f"{column.name} must be {column.bounds_text()}", found=value)
+            hint = fraction and not _percent_text(value) and number > 1 \
+                and _within(number / 100, column)
+            out.add(sheet, cell, f"{column.name} must be {column.bounds_text()}"
+                    + (f": {_as_percent(number)}; write {_figure(number / 100)} or "
+                       f"{_figure(number)} %" if hint else ""), found=value)
             return None
+        if fraction:
+            _check_plausible(number, value, column, sheet, cell, out)
         return number
     if isinstance(value, bool) or isinstance(value, dt.datetime | dt.date | dt.time):
         out.add(sheet, cell, f"{column.name} must be text", found=value)
@@ -304,6 +310,33 @@ def _parse(value: object, column: Column, sheet: str, cell: str, out: _Collector
                 found=text)
         return None
     return text
+
+
+def _percent_text(value: object) -> bool:
+    """Whether a cell was written as percent text (``25%``), which says what it means."""
+    return isinstance(value, str) and "%" in value
+
+
+def _figure(number: float) -> str:
+    """A number as a message writes it: 2,500 and 0.25, no float noise (0.07, not
+    0.07000000000000001)."""
+    return f"{number:,.10g}"
+
+
+def _as_percent(number: float) -> str:
+    """'25 = 2,500 %': what a plain number in a fraction cell means."""
+    return f"{_figure(number)} = {_figure(number * 100)} %"
+
+
+def _check_plausible(number: float, value: object, column: Column, sheet: str, cell: str,
+                     out: _Collector) -> None:
+    """A warning for a legal but implausible fraction (schema `implausible_from`): a
+    tariff typed 25 meaning 25 % is 2,500 %. Percent text is taken as meant."""
+    limit = column.implausible_from
+    if limit is not None and number >= limit and not _percent_text(value):
+        out.add(sheet, cell, f"{column.name} {_as_percent(number)}; if {_figure(number)} % "
+                f"was meant, write {_figure(number / 100)} or {_figure(number)} %",
+                warning=True)
 
 
 def _number(value: object, fraction: bool, sheet: str, cell: str, name: str,
@@ -440,6 +473,8 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
         high = _LARGEST if column.maximum is None else column.maximum
         above = column.min_exclusive
         below = column.max_exclusive
+        if column.implausible_from is not None:  # legal from there on, but warned about
+            high, below = column.implausible_from, True
         if above or below:
             values = [float(v) if (type(v) is float or type(v) is int)
                       and (low < v if above else low <= v)
@@ -882,8 +917,11 @@ def _policies(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Policy]:
             if number is None:
                 continue
             if share and not 0 <= number <= 1:
-                out.add("Policies", value_cell, f"{rule} value is a share between 0 and 1 "
-                        "(write 0.65 or 65%)", found=raw_value)
+                hint = (f": {_as_percent(number)}; write {_figure(number / 100)} or "
+                        f"{_figure(number)} %" if 1 < number <= 100
+                        and not _percent_text(raw_value) else " (write 0.65 or 65%)")
+                out.add("Policies", value_cell, f"{rule} value is a share between 0 and 1"
+                        f"{hint}", found=raw_value)
                 continue
             if rule == "max_hhi" and not 0 <= number <= 10_000:
                 out.add("Policies", value_cell, "max_hhi value is on the 0-10,000 scale",
