@@ -176,11 +176,14 @@ def worker(size: str, which: str, seed: int, repeats: int) -> dict:
     return result
 
 
-def spawn(size: str, which: str, seed: int, repeats: int, timeout: float) -> dict:
+def spawn(size: str, which: str, seed: int, repeats: int, timeout: float,
+          root: str = ROOT) -> dict:
+    """One worker in a subprocess; `root` is the source tree it imports `resilience` and
+    `benchmarks` from (another tree: an earlier commit's product, see --earlier)."""
     command = [sys.executable, "-m", "benchmarks.build_speed", "--worker", which,
                "--sizes", size, "--seed", str(seed), "--repeats", str(repeats)]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{which} {size} failed:\n{done.stderr[-3000:]}")
@@ -280,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="SIZE", help="cProfile the product build")
     parser.add_argument("--profile-out", default="/tmp/resilience-build.pstats")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--earlier", metavar="DIR",
+                        help="also time the product of another source tree (an earlier "
+                             "commit: `git archive COMMIT resilience | tar -x -C DIR`, "
+                             "then copy benchmarks/ into DIR) in the same rounds, against "
+                             "today's product")
     parser.add_argument("--worker", choices=("product", "direct"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = args.sizes.split(",")
@@ -305,10 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         repeats = args.repeats or DEFAULT_REPEATS[size]
         load_before = os.getloadavg()[0]
-        products, directs = [], []
+        products, directs, earlier = [], [], []
         for _ in range(args.rounds):  # alternate, so load changes hit both alike
             products.append(spawn(size, "product", args.seed, repeats, args.timeout))
             directs.append(spawn(size, "direct", args.seed, repeats, args.timeout))
+            if args.earlier and earlier is not None:
+                try:
+                    earlier.append(spawn(size, "product", args.seed, repeats, args.timeout,
+                                         root=os.path.abspath(args.earlier)))
+                except RuntimeError as exc:  # e.g. a model the earlier code cannot build
+                    last = str(exc).strip().splitlines()[-1]
+                    print(f"        earlier product ({args.earlier}) cannot build {size}: "
+                          f"{last}", flush=True)
+                    earlier = None
         p, d = merge(products), merge(directs)
         load_after = os.getloadavg()[0]
         p["load"] = d["load"] = (load_before, load_after)
@@ -328,6 +345,14 @@ def main(argv: list[str] | None = None) -> int:
               f"= {p['best_cpu'] / d['best_cpu']:.2f}x), target ≤ {TARGET}x "
               f"{'met' if ratio <= TARGET else 'MISSED'}; "
               f"load {load_before:.1f}→{load_after:.1f}", flush=True)
+        if earlier:
+            e = merge(earlier)
+            print(f"        earlier product ({args.earlier}): rows/cols/nnz "
+                  f"{tuple(e['counts'])}; {e['best']['total']:.3f} s (runs {_runs(e)}), "
+                  f"CPU {e['best_cpu']:.3f} s; today's / earlier: wall "
+                  f"{pb['total'] / e['best']['total']:.2f}x, CPU "
+                  f"{p['best_cpu'] / e['best_cpu']:.2f}x", flush=True)
+            p["earlier"] = e
         print(f"        product split: layout {ps['layout']:.3f}, standard form "
               f"{ps['form']:.3f}, scaling {ps['scaling']:.3f}, session + passModel "
               f"{ps['pass']:.3f} (sum {ps['total']:.3f})", flush=True)
