@@ -3,15 +3,24 @@
 Nothing here interprets values: that is validation's job. What this module owns is
 getting the cells out of the file safely — refusing files that are not xlsx or would
 inflate past a fixed budget before any XML is parsed — and knowing where each cell was.
+
+XML parts may be UTF-8 or UTF-16 (the Open Packaging Conventions allow both; some
+generators write UTF-16), but the cell reader reads UTF-8 only: a workbook with UTF-16
+parts is read from a temporary copy whose parts are re-encoded (`utf8_package`), never
+by changing the user's file, and the copy goes through the same checks.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import math
 import re
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -119,14 +128,139 @@ _NON_FINITE = re.compile(rb"<v>\s*[+-]?(?:nan|inf|infinity)\s*</v>", re.IGNORECA
 _WORTH_A_LOOK = re.compile(rb'<(?:!|c r="[A-Z]{3}|f|mergeCell |(?i:v>\s*[+-]?(?:nan|inf)))')
 
 
+# ---- UTF-16 parts ----------------------------------------------------------------------
+
+_XML_PARTS = (".xml", ".rels")
+# A UTF-16 XML part starts with its byte-order mark, or with "<" as a 16-bit unit.
+_UTF16_STARTS = ((b"\xff\xfe", "utf-16-le", 2), (b"\xfe\xff", "utf-16-be", 2),
+                 (b"<\x00", "utf-16-le", 0), (b"\x00<", "utf-16-be", 0))
+_DECLARED_ENCODING = re.compile(r"""^(<\?xml\s[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_REENCODE_PIECE_BYTES = 1 << 20
+
+
+def _utf16_codec(head: bytes) -> tuple[str, int] | None:
+    """(codec, length of its byte-order mark) of a UTF-16 part from its first bytes, None
+    for anything else (UTF-8, with or without its mark)."""
+    for start, codec, mark in _UTF16_STARTS:
+        if head.startswith(start):
+            return codec, mark
+    return None
+
+
+def _utf16_parts(path: Path) -> dict[str, tuple[str, int]]:
+    """The XML parts written in UTF-16: two bytes of each part are inflated."""
+    found = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith(_XML_PARTS):
+                with archive.open(info) as part:
+                    codec = _utf16_codec(part.read(2))
+                if codec is not None:
+                    found[info.filename] = codec
+    return found
+
+
+@contextmanager
+def utf8_package(path: Path) -> Iterator[Path]:
+    """`path` itself when every XML part is UTF-8 (the usual case: the parts' first bytes
+    are read, nothing else); otherwise a temporary copy, of the same file name, in which
+    the UTF-16 parts are re-encoded to UTF-8 (their XML declaration saying so) and every
+    other part is copied as it is. The copy is deleted on exit; the user's file is only
+    read. Call after `check_container`: the copy is written a piece at a time within the
+    same inflation budget, and the XML is not parsed here (only decoded), so what
+    `inspect_parts` refuses in a UTF-8 part (a DTD, a stray far cell) it refuses in the
+    copy."""
+    def damaged(exc: Exception) -> InputError:
+        return InputError([Problem("", "", f"{path.name}: the archive is damaged "
+                                   f"({type(exc).__name__}: {exc}); save it again from "
+                                   "Excel")])
+
+    try:
+        utf16 = _utf16_parts(path)
+    except Exception as exc:  # zlib.error, BadZipFile (CRC), …
+        raise damaged(exc) from None
+    if not utf16:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="resilience-utf8-") as folder:
+        copy = Path(folder) / path.name
+        try:
+            _write_utf8_copy(path, copy, utf16)
+        except InputError:
+            raise
+        except UnicodeDecodeError as exc:
+            raise InputError([Problem("", "", f"{path.name}: an XML part starts as UTF-16 "
+                                      f"but is not valid UTF-16 ({exc.reason}); save it "
+                                      "again from Excel")]) from None
+        except Exception as exc:
+            raise damaged(exc) from None
+        yield copy
+
+
+def _write_utf8_copy(source: Path, target: Path, utf16: dict[str, tuple[str, int]]
+                     ) -> None:
+    budget = MAX_INFLATED_BYTES
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(
+            target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in archive.infolist():
+            with archive.open(info) as part, out.open(info.filename, "w") as copy:
+                if info.filename in utf16:
+                    budget -= _reencode(part, copy, *utf16[info.filename], budget, source)
+                else:
+                    shutil.copyfileobj(part, copy, _REENCODE_PIECE_BYTES)
+                    budget -= info.file_size
+            if budget < 0:
+                raise _over_budget(source)
+
+
+def _reencode(part, copy, codec: str, mark: int, budget: int, source: Path) -> int:
+    """One UTF-16 part to UTF-8, a piece at a time, its XML declaration's encoding made
+    UTF-8; returns the bytes written (stops once over `budget`)."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    part.read(mark)
+    head = ""  # text held until the declaration (at the very start) can be seen whole
+    written = 0
+    done = False
+    while not done:
+        piece = part.read(_REENCODE_PIECE_BYTES)
+        done = not piece
+        text = decoder.decode(piece, final=done)
+        if head is not None:
+            head += text
+            if len(head) < 512 and not done:
+                continue
+            text, head = _DECLARED_ENCODING.sub(r"\1\2UTF-8\2", head, count=1), None
+        data = text.encode("utf-8")
+        written += len(data)
+        if written > budget:
+            raise _over_budget(source)
+        copy.write(data)
+    return written
+
+
+def _over_budget(path: Path) -> InputError:
+    return InputError([Problem("", "", f"{path.name}: its parts would inflate to more than "
+                               f"{MAX_INFLATED_BYTES / 2**20:,.0f} MiB once re-encoded from "
+                               "UTF-16 to UTF-8, over the limit; refusing to open it")])
+
+
+# ---- the checks on the parts -------------------------------------------------------------
+
+
 def inspect_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
     """What the cell reader cannot tell us, read from the XML parts with defusedxml:
     XML with a DTD (entity expansion) is refused, and so is a used range too large to
     allocate; formulas whose value was never saved or is an error, non-finite numbers
-    and merged cells are reported; hidden sheets are named.
+    and merged cells are reported; hidden sheets are named. UTF-16 parts are read as
+    re-encoded to UTF-8 (`utf8_package`).
 
     Returns (problems, {sheet name: state}).
     """
+    with utf8_package(path) as readable:
+        return _checked_parts(readable)
+
+
+def _checked_parts(path: Path) -> tuple[list[Problem], dict[str, str]]:
     try:
         return _inspect_parts(path)
     except InputError:
@@ -284,7 +418,13 @@ def read_grids(path: Path) -> dict[str, list[list[object]]]:
     """Every worksheet's used range from A1 as python-calamine returns it (empty cells as
     ""), read straight from calamine: going through pandas cost as much again in
     per-cell conversion. Call only after `check_container` and `inspect_parts`, which
-    refuse what calamine must never be given."""
+    refuse what calamine must never be given. UTF-16 parts are read as re-encoded to
+    UTF-8 (`utf8_package`)."""
+    with utf8_package(path) as readable:
+        return _grids(readable)
+
+
+def _grids(path: Path) -> dict[str, list[list[object]]]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum
 
     try:
@@ -348,8 +488,9 @@ def _has_no_blank(column: list[object]) -> bool:
 def read_workbook(path: Path) -> RawWorkbook:
     """All known sheets as raw tables; unknown sheets are only named."""
     check_container(path)
-    part_problems, states = inspect_parts(path)
-    grids = read_grids(path)
+    with utf8_package(path) as readable:  # the file itself unless it has UTF-16 parts
+        part_problems, states = _checked_parts(readable)
+        grids = _grids(readable)
 
     order = {s.name: i for i, s in enumerate(SHEETS)}
     problems: list[Problem] = []

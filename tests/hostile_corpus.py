@@ -496,6 +496,43 @@ def write_hidden_sheets(path: Path, scratch: Path) -> Path:
     return path
 
 
+# ---- UTF-16 parts ------------------------------------------------------------------
+
+
+_DECLARATION = re.compile(rb"^<\?xml[^>]*\?>")
+
+
+def to_utf16(data: bytes, byte_order: str = "le", bom: bool = True) -> bytes:
+    """A UTF-8 XML part re-encoded to UTF-16, its declaration saying so (added where
+    openpyxl writes none, as a UTF-16 generator would)."""
+    text = data.decode("utf-8").removeprefix("\ufeff")
+    declaration = '<?xml version="1.0" encoding="UTF-16" standalone="yes"?>'
+    match = _DECLARATION.match(data)
+    if match:
+        old = match.group(0).decode()
+        if "encoding" in old:
+            new = re.sub(r"""encoding\s*=\s*(["'])[^"']*\1""", 'encoding="UTF-16"', old)
+        else:
+            new = old.replace("?>", ' encoding="UTF-16"?>')
+        text = new + text[len(old):]
+    else:
+        text = declaration + "\n" + text
+    codec = {"le": "utf-16-le", "be": "utf-16-be"}[byte_order]
+    mark = {"le": b"\xff\xfe", "be": b"\xfe\xff"}[byte_order] if bom else b""
+    return mark + text.encode(codec)
+
+
+def write_utf16(path: Path, source: Path, byte_order: str = "le", bom: bool = True,
+                parts: Callable[[str], bool] | None = None) -> Path:
+    """`source` (a workbook openpyxl wrote) with its XML parts — every .xml and .rels, or
+    those `parts` picks — re-encoded to UTF-16, as some generators write them."""
+    pick = parts or (lambda name: name.endswith((".xml", ".rels")))
+    with zipfile.ZipFile(source) as archive:
+        names = [info.filename for info in archive.infolist()]
+    return rewrite_parts(source, path, {name: lambda data: to_utf16(data, byte_order, bom)
+                                        for name in names if pick(name)})
+
+
 # ---- bigger workbooks for time limits and interrupts --------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,161 @@ def test_the_cli_prints_the_warning_of_an_implausible_tariff(tmp_path):
     assert "  Countries!D3: tariff 25 = 2,500 %; if 25 % was meant, write 0.25 or 25 %" \
         in done.stdout.splitlines()
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# ---- UTF-16 workbooks ----------------------------------------------------------------
+
+
+def _same_instance(a, b) -> None:
+    """Equal in everything read from the cells (the file's name and hash aside)."""
+    import dataclasses
+
+    assert dataclasses.replace(a, source_name="", source_sha256="") == \
+        dataclasses.replace(b, source_name="", source_sha256="")
+
+
+@pytest.mark.parametrize(("byte_order", "bom"), [("le", True), ("be", True), ("le", False)],
+                         ids=["utf16le-bom", "utf16be-bom", "utf16le-no-bom"])
+def test_a_utf16_workbook_reads_as_its_utf8_original(tmp_path, byte_order, bom):
+    """Every XML part in UTF-16 (allowed by the Open Packaging Conventions): the names,
+    emoji and non-Latin scripts included, reach the Instance as from the UTF-8 file."""
+    import hostile_corpus as corpus
+
+    original = corpus.write_unicode_names(tmp_path / "utf8.xlsx")
+    book = corpus.write_utf16(tmp_path / "utf16.xlsx", original, byte_order, bom)
+    with zipfile.ZipFile(book) as archive:
+        head = archive.read("xl/workbook.xml")[:4]
+    assert head[:2] in (b"\xff\xfe", b"\xfe\xff", b"<\x00")
+    expected = load(original)
+    instance = load(book)
+    _same_instance(instance, expected)
+    names = corpus.UNICODE_NAMES
+    assert instance.materials[0].id == names["material"]
+    assert [c.name for c in instance.countries][0] == names["country_a_name"]
+    assert {o.supplier for o in instance.offers} == {names["supplier_a"],
+                                                      names["supplier_b"]}
+
+
+def test_utf16_only_in_some_parts_and_with_shared_strings(tmp_path):
+    """A mixed package: only the sheets and the shared-string table (which holds the
+    material's id) in UTF-16, the other parts in UTF-8."""
+    import hostile_corpus as corpus
+
+    shared = corpus.write_shared_strings(tmp_path / "shared.xlsx", tmp_path / "s.xlsx")
+    with zipfile.ZipFile(shared) as archive:
+        assert b"gallium" in archive.read("xl/sharedStrings.xml")
+    mixed = corpus.write_utf16(tmp_path / "mixed.xlsx", shared, parts=lambda name: (
+        name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml"))
+    instance = load(mixed)
+    _same_instance(instance, load(shared))
+    assert [m.id for m in instance.materials] == ["gallium"]
+
+
+def test_a_utf16_workbook_is_read_from_a_copy_and_the_file_is_left_alone(tmp_path,
+                                                                         monkeypatch):
+    import tempfile
+
+    import hostile_corpus as corpus
+
+    book = corpus.write_utf16(tmp_path / "utf16.xlsx",
+                              corpus.write_basic(tmp_path / "utf8.xlsx"))
+    before = book.read_bytes()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    instance = load(book)
+    assert book.read_bytes() == before
+    assert list(scratch.iterdir()) == []  # the re-encoded copy is gone
+    assert instance.source_name == "utf16.xlsx"
+    import hashlib
+
+    assert instance.source_sha256 == hashlib.sha256(before).hexdigest()
+
+
+def test_utf16_parts_get_the_same_checks_as_utf8_ones(tmp_path):
+    """What the part checks find in UTF-8 (merged cells, a DTD) they find in UTF-16."""
+    import hostile_corpus as corpus
+
+    merged = corpus.write_merged_material(tmp_path / "merged.xlsx", tmp_path / "s.xlsx")
+    errors, warnings = _problems(corpus.write_utf16(tmp_path / "merged16.xlsx", merged))
+    expected = _problems(merged)
+    assert (errors, warnings) == expected
+    assert any("Suppliers!B2:B3: merged cells" in line for line in errors)
+
+    laughs = corpus.write_laughs_in_shared_strings(tmp_path / "laughs.xlsx",
+                                                   tmp_path / "s2.xlsx", encoding="utf-16")
+    with pytest.raises(InputError, match="declares a DTD or XML entities"):
+        load(laughs)
+
+
+def test_utf16_copy_stays_within_the_inflation_budget(tmp_path, monkeypatch):
+    import hostile_corpus as corpus
+
+    from resilience import workbook
+
+    book = corpus.write_utf16(tmp_path / "utf16.xlsx",
+                              corpus.write_basic(tmp_path / "utf8.xlsx"))
+    with zipfile.ZipFile(book) as archive:
+        declared = sum(info.file_size for info in archive.infolist())
+    # the UTF-16 file passes the check of its directory; its UTF-8 copy must fit too
+    monkeypatch.setattr(workbook, "MAX_INFLATED_BYTES", declared)
+    load(book)
+    monkeypatch.setattr(workbook, "MAX_INFLATED_BYTES", declared // 3)
+    with pytest.raises(InputError, match="inflate"):
+        load(book)
+
+
+def test_a_part_that_is_not_valid_utf16_is_refused_plainly(tmp_path):
+    import hostile_corpus as corpus
+
+    source = corpus.write_basic(tmp_path / "utf8.xlsx")
+    broken = corpus.rewrite_parts(source, tmp_path / "broken.xlsx", {
+        "xl/worksheets/sheet1.xml": lambda data: corpus.to_utf16(data) + b"\x00\xd8"})
+    with pytest.raises(InputError) as caught:
+        load(broken)
+    (line,) = map(str, caught.value.problems)
+    assert line.startswith("broken.xlsx: an XML part starts as UTF-16 but is not valid "
+                           "UTF-16"), line
+
+
+def test_a_utf16_workbook_through_the_command_line(tmp_path):
+    """validate and solve: exit 0, the non-Latin names in the JSON, the input untouched."""
+    import json
+
+    import hostile_corpus as corpus
+
+    original = corpus.write_unicode_names(tmp_path / "utf8.xlsx")
+    work = tmp_path / "work"
+    work.mkdir()
+    book = corpus.write_utf16(work / "utf16.xlsx", original)
+    before = book.read_bytes()
+    done = _cli(work, "validate", book.name)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("utf16.xlsx: valid."), done.stdout
+    done = _cli(work, "solve", book.name, "-o", "plan.xlsx", "--json", "plan.json")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    result = json.loads((work / "plan.json").read_text(encoding="utf-8"))
+    names = corpus.UNICODE_NAMES
+    assert {line["material"] for line in result["plan"]} == {names["material"]}
+    assert {line["supplier"] for line in result["plan"]} <= {names["supplier_a"],
+                                                             names["supplier_b"]}
+    assert book.read_bytes() == before
+    assert sorted(p.name for p in work.iterdir()) == ["plan.json", "plan.xlsx",
+                                                      "utf16.xlsx"]
+
+
+def test_a_utf16_plan_file_reads_as_its_utf8_original(tmp_path):
+    """`evaluate --plan` reads a second workbook through the same doors."""
+    import hostile_corpus as corpus
+
+    from resilience.plan_reader import read_plan
+
+    instance = load(corpus.write_basic(tmp_path / "book.xlsx"))
+    plan = write_workbook(tmp_path / "plan.xlsx", {"Plan": [
+        {"supplier": "a", "material": "gallium", "quantity": 60},
+        {"supplier": "b", "material": "gallium", "quantity": 40}]})
+    utf16 = corpus.write_utf16(tmp_path / "plan16.xlsx", plan, "be")
+    expected = read_plan(plan, instance)
+    assert read_plan(utf16, instance).lines == expected.lines
+    assert [line[4] for line in expected.lines] == [60.0, 40.0]
