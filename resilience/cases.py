@@ -8,6 +8,7 @@ an input error that lists the known ones.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 
 from resilience.domain import Instance
 from resilience.errors import InputError, Problem
@@ -54,8 +55,18 @@ def _choose_strategy(instance: Instance, name: str) -> Instance:
             return dataclasses.replace(instance, strategy=defined)
     if wanted in {s.casefold() for s in library_strategies()}:
         return load_library_strategy(instance, name)
-    listing = ", ".join(known_strategies(instance)) or "none defined"
-    raise InputError([Problem("Policies", "", f"unknown strategy {name!r}; known: {listing}")])
+    known = known_strategies(instance)
+    listing = ", ".join(known) or "none defined"
+    near = difflib.get_close_matches(name.strip(), known, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}? " if near else ""
+    raise InputError([Problem("command line", "", f"--strategy: unknown strategy {name!r} "
+                              "(in neither the workbook's Policies sheet nor the library); "
+                              f"{hint}known: {listing}")])
+
+
+# The command-line option that sets each override, for messages: `--gap 5` is about --gap.
+OPTION_OF = {"risk_aversion": "--risk-aversion", "cvar_alpha": "--cvar-alpha",
+             "time_limit": "--time-limit", "mip_gap": "--gap"}
 
 
 def _check_overrides(overrides: dict[str, float]) -> list[Problem]:
@@ -69,6 +80,29 @@ def _check_overrides(overrides: dict[str, float]) -> list[Problem]:
     for key, value in overrides.items():
         ok, text = checks[key]
         if not ok(value):
-            problems.append(Problem("command line", "", f"--{key.replace('_', '-')} {text}",
+            problems.append(Problem("command line", "", f"{OPTION_OF[key]} {text}",
                                     found=value))
     return problems
+
+
+def applicable_whatifs(instance: Instance) -> tuple[list[str], list[str]]:
+    """(what-ifs to run by default, library what-ifs skipped): the workbook's own
+    what-ifs always (an error in one is the user's to see), and the library's only where
+    they apply to this workbook. The library's were written for the embedded data set;
+    on another workbook their edits usually match no row, and running them would only
+    fill a batch with failed cases."""
+    from resilience.library import library_whatifs
+
+    own = list(known_whatifs(instance))
+    mine = {n.casefold() for n in own}
+    chosen, skipped = list(own), []
+    for name in library_whatifs():
+        if name.casefold() in mine:
+            continue
+        try:
+            prepare_case(instance, whatif=name)
+        except InputError:
+            skipped.append(name)
+        else:
+            chosen.append(name)
+    return chosen, skipped

@@ -28,11 +28,31 @@ from resilience.errors import (
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     help="Supply-chain resilience optimizer: how much of each critical input to buy from "
          "which supplier in which country, trading cost against concentration and risk.",
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from resilience import __version__
+
+        typer.echo(f"resilience {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    context: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit")] = False,
+) -> None:
+    """Bare `resilience` prints this help and exits 0."""
+    if context.invoked_subcommand is None:
+        typer.echo(context.get_help())
+        raise typer.Exit(0)
 
 EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_PLAN, EXIT_INTERRUPTED = (
     0, 1, 2, 3, 4, 130)
@@ -125,20 +145,61 @@ def _describe(instance) -> str:
                    f"{projects} project{'' if projects == 1 else 's'}; ")
     always = sum(1 for p in instance.policies if p.strategy is None and p.whatif is None)
     return (
-        f"{instance.source_name}: valid. {horizon}{len(instance.materials)} materials, "
-        f"{len(instance.countries)} countries, {len(instance.offers)} offers from "
-        f"{len({o.supplier for o in instance.offers})} suppliers; {len(scenarios)} "
-        f"scenarios ({generated}, baseline included); {len(instance.policies)} policy rows "
-        f"({always} always on; strategies: {strategies}); {len(instance.whatif_edits)} "
-        f"what-if edits. Settings: risk_aversion {instance.settings.risk_aversion:g}, "
+        f"{instance.source_name}: valid. {horizon}{_count(instance.materials, 'material')}, "
+        f"{_count(instance.countries, 'country', 'countries')}, "
+        f"{_count(instance.offers, 'offer')} from "
+        f"{_count({o.supplier for o in instance.offers}, 'supplier')}; "
+        f"{_count(scenarios, 'scenario')} ({generated}, baseline included); "
+        f"{_count(instance.policies, 'policy row')} "
+        f"({always} always on; strategies: {strategies}); "
+        f"{_count(instance.whatif_edits, 'what-if edit')}. "
+        f"Settings: risk_aversion {instance.settings.risk_aversion:g}, "
         f"cvar_alpha {instance.settings.cvar_alpha:g}, time_limit "
         f"{instance.settings.time_limit:g} s, mip_gap {instance.settings.mip_gap:g}, "
         f"currency {instance.settings.currency}."
     )
 
 
-def _default_report(book: Path, suffix: str) -> Path:
-    return Path("reports") / f"{book.stem}-{suffix}.xlsx"
+def _count(items, singular: str, plural: str | None = None) -> str:
+    """"1 scenario", "2 scenarios"."""
+    n = len(items)
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def _default_report(book: Path, suffix: str, strategy: str | None = None,
+                    whatif: str | None = None) -> Path:
+    """reports/BOOK-plan.xlsx, with the strategy and what-if in the name when given, so
+    runs with different options do not write the same file."""
+    parts = [book.stem, suffix, *(_slug(n) for n in (strategy, whatif) if n)]
+    return Path("reports") / ("-".join(parts) + ".xlsx")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in name.strip()) or "_"
+
+
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Overwrite the report (and JSON) if it already exists")]
+
+
+def _applicable_whatifs(instance) -> list[str]:
+    """The default what-ifs of a batch; the library ones that do not apply, in one line."""
+    from resilience.cases import applicable_whatifs
+
+    chosen, skipped = applicable_whatifs(instance)
+    if skipped:
+        _err(f"Skipped {_count(skipped, 'library what-if')} that do not apply to this "
+             f"workbook (their edits match none of its rows): {', '.join(skipped)}")
+    return chosen
+
+
+def _warn(instance) -> None:
+    """What validate warns about, printed (to stderr) before any result: a team that
+    only ever runs solve must still hear it."""
+    if instance.warnings:
+        _err(f"Warnings ({len(instance.warnings)}):")
+        for warning in instance.warnings:
+            _err(f"  {warning}")
 
 
 @app.command()
@@ -157,6 +218,7 @@ def solve(
     extra: ExtraOption = None,
     check_with: CheckWithOption = None,
     threads: ThreadsOption = 1,
+    force: ForceOption = False,
 ) -> None:
     """Find the cost-optimal sourcing plan under the workbook's rules and risks."""
 
@@ -164,10 +226,11 @@ def solve(
         from resilience.cases import prepare_case
         from resilience.validate import load
 
-        target = out or _default_report(book, "plan")
-        _check_outputs(target, json_path, (book,))
+        target = out or _default_report(book, "plan", strategy, whatif)
+        _check_outputs(target, json_path, (book,), force)
         choice = _solver_choice(solver, extra, check_with, threads)
         instance = load(book)
+        _warn(instance)
         case = prepare_case(instance, strategy=strategy, whatif=whatif,
                             risk_aversion=risk_aversion, time_limit=time_limit, mip_gap=gap)
         from resilience.api import solve_case
@@ -307,6 +370,49 @@ def demo(
     _run(body)
 
 
+@app.command(name="list")
+def list_cases(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")]) -> None:
+    """The strategies and what-ifs you can name for this workbook: its own, then the
+    library's (and whether each library what-if applies to it), one line each."""
+
+    def body() -> int:
+        from resilience.cases import applicable_whatifs
+        from resilience.library import (
+            library_description,
+            library_strategies,
+            library_whatifs,
+        )
+        from resilience.validate import load
+        from resilience.whatif import known_whatifs
+
+        instance = load(book)
+        _warn(instance)
+        own_s = instance.strategies()
+        typer.echo(f"Strategies ({len(own_s) + len(library_strategies())}):")
+        for name in own_s:
+            rows = sum(1 for p in instance.policies if p.strategy == name)
+            typer.echo(f"  {name}  (workbook: {_count(range(rows), 'Policies row')})")
+        mine = {n.casefold() for n in own_s}
+        for name in library_strategies():
+            if name.casefold() not in mine:
+                typer.echo(f"  {name}  (library) {library_description('strategies', name)}")
+        own_w = known_whatifs(instance)
+        applies, skipped = applicable_whatifs(instance)
+        typer.echo(f"What-ifs ({len(own_w) + len(library_whatifs())}):")
+        for name in own_w:
+            edits = sum(1 for e in instance.whatif_edits if e.whatif == name)
+            typer.echo(f"  {name}  (workbook: {_count(range(edits), 'edit')})")
+        mine = {n.casefold() for n in own_w}
+        for name in library_whatifs():
+            if name.casefold() in mine:
+                continue
+            note = "" if name in applies else " [does not apply to this workbook]"
+            typer.echo(f"  {name}  (library){note} {library_description('whatifs', name)}")
+        return EXIT_OK
+
+    _run(body)
+
+
 @app.command()
 def template(book: Annotated[Path, typer.Argument(help="Where to write the blank template")]
              ) -> None:
@@ -329,13 +435,24 @@ def template(book: Annotated[Path, typer.Argument(help="Where to write the blank
     _run(body)
 
 
-def _check_outputs(target: Path, json_path: Path | None, inputs: tuple[Path, ...]) -> None:
-    """Before any work: neither output may be an input, nor each other, nor unwritable."""
+def _check_outputs(target: Path, json_path: Path | None, inputs: tuple[Path, ...],
+                   force: bool = False) -> None:
+    """Before any work: neither output may be an input, nor each other, nor unwritable,
+    nor (without --force) a file that already exists."""
     from resilience.report.files import check_output
 
+    outputs = [target] + ([json_path] if json_path is not None and str(json_path) != "-"
+                          else [])
     check_output(target, inputs)
-    if json_path is not None and str(json_path) != "-":
+    if len(outputs) > 1:
         check_output(json_path, (*inputs, target))
+    existing = [str(path) for path in outputs if path.exists() and not path.is_dir()]
+    if existing and not force:
+        from resilience.errors import Problem
+
+        raise InputError([Problem("command line", "", f"{path} already exists; give "
+                                  "another -o/--json or add --force to overwrite it")
+                          for path in existing])
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -391,6 +508,7 @@ def compare(
     extra: ExtraOption = None,
     check_with: CheckWithOption = None,
     threads: ThreadsOption = 1,
+    force: ForceOption = False,
 ) -> None:
     """Solve every strategy × what-if and compare cost, shortage, CVaR and concentration."""
 
@@ -398,21 +516,20 @@ def compare(
         from resilience.analyses.batch import executor_for
         from resilience.analyses.compare import BASE, compare
         from resilience.cases import known_strategies
-        from resilience.library import library_whatifs
         from resilience.report.analyses import compare_json, write_compare_report
         from resilience.validate import load
-        from resilience.whatif import known_whatifs
 
         target = out or _default_report(book, "compare")
-        _check_outputs(target, json_path, (book,))
+        _check_outputs(target, json_path, (book,), force)
         choice = _solver_choice(solver, extra, check_with, threads, portable=True)
         instance = load(book)
+        _warn(instance)
         chosen_s = _names(strategies)
         if chosen_s is None:
             chosen_s = [BASE, *known_strategies(instance)]
         chosen_w = _names(whatifs)
         if chosen_w is None:
-            chosen_w = [BASE, *dict.fromkeys([*known_whatifs(instance), *library_whatifs()])]
+            chosen_w = [BASE, *_applicable_whatifs(instance)]
         s_list = [None if s.casefold() == BASE else s for s in chosen_s]
         w_list = [None if w.casefold() == BASE else w for w in chosen_w]
         with executor_for(workers, scheduler) as executor:
@@ -445,6 +562,7 @@ def frontier(
     extra: ExtraOption = None,
     check_with: CheckWithOption = None,
     threads: ThreadsOption = 1,
+    force: ForceOption = False,
 ) -> None:
     """Cost against concentration (uniform HHI limit) and against tail risk (λ sweep)."""
 
@@ -460,10 +578,12 @@ def frontier(
 
             raise InputError([Problem("command line", "", "--points must be at least 1",
                                       found=points)])
-        target = out or _default_report(book, "frontier")
-        _check_outputs(target, json_path, (book,))
+        target = out or _default_report(book, "frontier", strategy, whatif)
+        _check_outputs(target, json_path, (book,), force)
         choice = _solver_choice(solver, extra, check_with, threads, portable=True)
-        case = prepare_case(load(book), strategy=strategy, whatif=whatif)
+        instance = load(book)
+        _warn(instance)
+        case = prepare_case(instance, strategy=strategy, whatif=whatif)
         with executor_for(workers, scheduler) as executor:
             result = sweep(case, points, executor, workers=max(workers, 1),
                            progress=sys.stderr.isatty(), choice=choice)
@@ -495,6 +615,7 @@ def evaluate(
     extra: ExtraOption = None,
     check_with: CheckWithOption = None,
     threads: ThreadsOption = 1,
+    force: ForceOption = False,
 ) -> None:
     """Hold a plan fixed and see how it fares under the base case and every what-if."""
 
@@ -502,19 +623,18 @@ def evaluate(
         from resilience.analyses.batch import executor_for
         from resilience.analyses.evaluate import evaluate as run_evaluate
         from resilience.analyses.evaluate import read_plan
-        from resilience.library import library_whatifs
         from resilience.report.analyses import evaluate_json, write_evaluate_report
         from resilience.validate import load
-        from resilience.whatif import known_whatifs
 
-        target = out or _default_report(book, "evaluate")
-        _check_outputs(target, json_path, (book, plan))
+        target = out or _default_report(book, "evaluate", strategy)
+        _check_outputs(target, json_path, (book, plan), force)
         choice = _solver_choice(solver, extra, check_with, threads, portable=True)
         instance = load(book)
+        _warn(instance)
         fixed = read_plan(plan, instance)
         chosen = _names(whatifs)
         if chosen is None:
-            chosen = list(dict.fromkeys([*known_whatifs(instance), *library_whatifs()]))
+            chosen = _applicable_whatifs(instance)
         cases = [None, *[w for w in chosen if w.casefold() != "base"]]
         with executor_for(workers, scheduler) as executor:
             rows = run_evaluate(instance, fixed, cases, strategy, executor,

@@ -8,6 +8,7 @@ editable install and a wheel.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.util
 import re
 import tomllib
@@ -63,6 +64,17 @@ def library_whatifs() -> tuple[str, ...]:
     return tuple(p.stem for p in _names("whatifs").values())
 
 
+def library_description(kind: str, name: str) -> str:
+    """The `description` line of a shipped strategy or what-if ("" when it has none)."""
+    path = _names(kind).get(name.strip().casefold())
+    if path is None:
+        return ""
+    try:
+        return " ".join(str(_read(path).get("description", "")).split())
+    except InputError:
+        return "(not valid TOML)"
+
+
 def _read(path: Path) -> dict:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -88,8 +100,11 @@ def load_library_whatif(instance: Instance, name: str) -> Instance:
         from resilience.whatif import known_whatifs
 
         known = sorted(set(known_whatifs(instance)) | set(library_whatifs()))
-        raise InputError([Problem("", "", f"unknown what-if {name!r}; known: "
-                                  f"{', '.join(known) or 'none defined'}")])
+        near = difflib.get_close_matches(name.strip(), known, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise InputError([Problem("command line", "", f"--whatif: unknown what-if {name!r} "
+                                  "(in neither the workbook nor the library); "
+                                  f"{hint}known: {', '.join(known) or 'none defined'}")])
     spec = _read(path)
     label = path.stem
     edits = []

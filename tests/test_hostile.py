@@ -129,7 +129,7 @@ def refuse(work: Path, book: Path, code: int, *fragments: str, command: str = "s
     before = snapshot(work)
     args: list[object] = [command, book.name]
     if command == "solve":
-        args += ["-o", "report.xlsx", "--json", "result.json"]
+        args += ["-o", "report.xlsx", "--force", "--json", "result.json"]
     run = cli(work, *args, env=env)
     assert run.code == code, f"exit {run.code}\nstdout: {run.out}\nstderr: {run.err[:3000]}"
     assert_plain(run.err)
@@ -141,7 +141,8 @@ def refuse(work: Path, book: Path, code: int, *fragments: str, command: str = "s
 
 def solve_ok(work: Path, book: Path, *extra: object) -> tuple[Run, dict]:
     before = sha256(book)
-    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--json", "result.json", *extra)
+    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--force", "--json",
+              "result.json", *extra)
     assert run.code == 0, f"exit {run.code}\nstdout: {run.out}\nstderr: {run.err[:3000]}"
     assert "Traceback" not in run.err
     assert sha256(book) == before
@@ -302,7 +303,7 @@ def test_hostile_plan_file_is_refused(tmp_path, build, fragments):
     corpus.write_basic(work / "book.xlsx")
     plan = build(work / "plan.xlsx", scratch)
     before = snapshot(work)
-    run = cli(work, "evaluate", "book.xlsx", "--plan", plan.name, "-o", "report.xlsx")
+    run = cli(work, "evaluate", "book.xlsx", "--plan", plan.name, "-o", "report.xlsx", "--force")
     assert run.code == 2, f"exit {run.code}\nstderr: {run.err[:3000]}"
     assert_plain(run.err)
     for fragment in fragments:
@@ -421,7 +422,7 @@ def test_hidden_sheets_are_read_with_a_warning(tmp_path):
     book = corpus.write_hidden_sheets(work / "hidden.xlsx", scratch)
     run = cli(work, "validate", book.name)
     assert run.code == 0, run.err
-    assert "1 materials, 2 countries" in run.out
+    assert "1 material, 2 countries" in run.out
     hidden = [line for line in run.out.splitlines() if "hidden" in line]
     assert any(line.strip().startswith("Materials") for line in hidden), run.out
     assert any(line.strip().startswith("Countries") for line in hidden), run.out
@@ -543,7 +544,7 @@ def test_time_limit_with_a_plan_reports_gap_and_bound(tmp_path):
     book = corpus.write_big(work / "big.xlsx", scenarios=20)
     before = sha256(book)
     for limit in ("2", "6"):  # a second chance on a slow or busy machine
-        run = cli(work, "solve", book.name, "-o", "report.xlsx", "--json", "result.json",
+        run = cli(work, "solve", book.name, "-o", "report.xlsx", "--force", "--json", "result.json",
                   "--time-limit", limit)
         if run.code != 4:
             break
@@ -567,7 +568,7 @@ def test_time_limit_without_a_plan_is_exit_4_with_advice(tmp_path):
     work, _ = prepare(tmp_path)
     book = corpus.write_basic(work / "book.xlsx")
     before = snapshot(work)
-    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--json", "result.json",
+    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--force", "--json", "result.json",
               "--time-limit", "0.000001")
     assert run.code == 4, run.err
     assert_plain(run.err)
@@ -628,11 +629,13 @@ def test_output_equal_to_input_is_refused(tmp_path, spelling):
 
 BATCH_JSON_OVER_INPUT = [
     pytest.param(["compare", "book.xlsx", "--strategies", "base", "--whatifs", "base",
-                  "-o", "report.xlsx", "--json", "book.xlsx"], id="compare-json-is-input"),
-    pytest.param(["frontier", "book.xlsx", "--points", "2", "-o", "report.xlsx", "--json",
-                  "./book.xlsx"], id="frontier-json-is-input"),
+                  "-o", "report.xlsx", "--force", "--json", "book.xlsx"],
+                 id="compare-json-is-input"),
+    pytest.param(["frontier", "book.xlsx", "--points", "2", "-o", "report.xlsx", "--force",
+                  "--json", "./book.xlsx"], id="frontier-json-is-input"),
     pytest.param(["evaluate", "book.xlsx", "--plan", "plan.xlsx", "--whatifs", "base",
-                  "-o", "report.xlsx", "--json", "plan.xlsx"], id="evaluate-json-is-plan"),
+                  "-o", "report.xlsx", "--force", "--json", "plan.xlsx"],
+                 id="evaluate-json-is-plan"),
     pytest.param(["frontier", "book.xlsx", "--points", "2", "-o", "out.xlsx", "--json",
                   "out.xlsx"], id="frontier-json-is-report"),
 ]
@@ -687,7 +690,7 @@ def test_unwritable_json_path_writes_nothing(tmp_path):
     book = corpus.write_basic(work / "book.xlsx")
     (work / "notes.txt").write_text("a file, not a folder")
     before = snapshot(work)
-    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--json",
+    run = cli(work, "solve", book.name, "-o", "report.xlsx", "--force", "--json",
               "notes.txt/result.json")
     assert run.code == 1, run.err
     assert_plain(run.err)
@@ -719,7 +722,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path):
         pytest.skip("running as root without chattr +i: no folder is unwritable")
     try:
         before = snapshot(work)
-        run = cli(work, "solve", book.name, "-o", "locked/report.xlsx")
+        run = cli(work, "solve", book.name, "-o", "locked/report.xlsx", "--force")
         assert run.code == 1, run.err
         assert_plain(run.err)
         assert "Cannot write output" in run.err and "locked" in run.err
@@ -739,7 +742,7 @@ def test_locked_report_is_a_clear_error_and_stays_as_it_was(tmp_path):
         pytest.skip("running as root without chattr +i: no file is locked")
     try:
         before = snapshot(work)
-        run = cli(work, "solve", book.name, "-o", "report.xlsx")
+        run = cli(work, "solve", book.name, "-o", "report.xlsx", "--force")
         assert run.code == 1, run.err
         assert_plain(run.err)
         assert "Cannot write output" in run.err
@@ -769,7 +772,7 @@ def test_ctrl_c_during_a_solve_leaves_nothing_and_exits_130(tmp_path):
     before = snapshot(work)
     started = time.monotonic()
     process = start(work, "solve", book.name, "-o", "out/plan.xlsx", "--json",
-                    "out/plan.json")
+                    "out/plan.json", "--force")
     try:
         while _cpu_seconds(process.pid) < 4.0:
             assert process.poll() is None, "the solve ended before it could be interrupted"

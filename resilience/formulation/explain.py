@@ -36,7 +36,9 @@ def describe_conflict(built: BuiltModel, rows: np.ndarray | None,
         policy = instance.policies[p_index]
         material = data.material_ids[m % data.n_materials]
         demand = data.demand[m]  # m: the material item (material, period)
-        where = f"Policies!A{policy.row}" if policy.row else f"strategy {policy.strategy}"
+        where = (f"Policies!A{policy.row}" if policy.row
+                 else f"strategy {policy.strategy}" if policy.strategy
+                 else f"rule {policy.name!r}")
         period = data.period_ids[m // data.n_materials]
         if period:
             where += f" in {period}"
