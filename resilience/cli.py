@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -62,6 +63,19 @@ def _err(text: str) -> None:
     typer.echo(text, err=True)
 
 
+# Set once Ctrl-C has been handled. A writer interrupted mid-file (openpyxl's write-only
+# sheets are generators over lxml) can raise again when the garbage collector closes it,
+# and Python would print that as "Exception ignored in ..." with a traceback after our
+# one-line message; `_quiet_after_interrupt` drops exactly those.
+_INTERRUPTED = threading.Event()
+_default_unraisable = sys.unraisablehook
+
+
+def _quiet_after_interrupt(unraisable) -> None:
+    if not _INTERRUPTED.is_set():
+        _default_unraisable(unraisable)
+
+
 def _run(action: Callable[[], int]) -> None:
     """Run a command body; turn every known failure into its exit code and a message."""
     from resilience.report.files import OutputError
@@ -100,6 +114,7 @@ def _run(action: Callable[[], int]) -> None:
         _err(f"Cannot write output: {exc}")
         code = EXIT_ERROR
     except KeyboardInterrupt:
+        _INTERRUPTED.set()
         _err("Interrupted; no output was written.")
         code = EXIT_INTERRUPTED
     except MemoryError:
@@ -716,6 +731,7 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    sys.unraisablehook = _quiet_after_interrupt
     app()
 
 
