@@ -50,6 +50,7 @@ class ModelData:
     reserve_cost: np.ndarray  # nan where no reservation
     spot_capacity: np.ndarray  # V_o
     is_project: np.ndarray  # bool
+    lead_time: np.ndarray  # L_o of a project (0 for an ordinary offer)
     excluded: np.ndarray  # bool: an exclude policy in force in the item's period forbids it
     # offer_stage_country[s, j]: index into country_ids of the item's country at stage
     # ALL_STAGES[s] (origin, processing, owner)
@@ -205,6 +206,7 @@ def model_data(instance: Instance) -> ModelData:
         reserve_cost=reserve[source],
         spot_capacity=per_offer("spot_capacity")[source],
         is_project=project[source],
+        lead_time=lead[source],
         excluded=excluded,
         offer_stage_country=stage_country[:, source],
         country_ids=country_ids,
@@ -229,14 +231,26 @@ def model_data(instance: Instance) -> ModelData:
 def _windows(instance: Instance, n: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each offer's window (first, last period index), lead time and whether it is a
-    project."""
-    window = [instance.offer_window(o) for o in instance.offers]
-    first = np.fromiter((w[0] for w in window), np.int64, n)
-    last = np.fromiter((w[1] for w in window), np.int64, n)
-    project = np.fromiter((o.capex is not None for o in instance.offers), bool, n)
-    lead = np.fromiter((o.lead_time if o.capex is not None else 0 for o in instance.offers),
-                       np.int64, n)
-    return first, last, lead, project
+    project: one dictionary lookup per cell that names a period, nothing per offer
+    when none does (a workbook without a horizon)."""
+    offers = instance.offers
+    position = {p: t for t, p in enumerate(instance.period_ids())}
+    last_period = len(position) - 1
+
+    def column(field: str, blank: int) -> np.ndarray:
+        cells = list(map(attrgetter(field), offers))
+        if all(c is None for c in cells):
+            return np.full(n, blank, dtype=np.int64)
+        return np.fromiter((blank if c is None else position[c] for c in cells), np.int64, n)
+
+    capex = list(map(attrgetter("capex"), offers))
+    project = np.fromiter((c is not None for c in capex), bool, n)
+    if project.any():
+        lead = np.fromiter((o.lead_time if o.capex is not None else 0 for o in offers),
+                           np.int64, n)
+    else:
+        lead = np.zeros(n, dtype=np.int64)
+    return column("available_from", 0), column("available_until", last_period), lead, project
 
 
 def _builds(instance: Instance, first: np.ndarray, last: np.ndarray, lead: np.ndarray,

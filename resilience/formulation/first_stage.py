@@ -174,20 +174,24 @@ def online_terms(data: ModelData, items: np.ndarray, build_columns: np.ndarray,
                  factor: np.ndarray | float = 1.0
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """−factor · on_{o,τ} for project offer items j = (o, τ), as (position of j in
-    `items`, column, value) triplets: one −factor per build b_{o,t} with t ≤ τ − L_o."""
+    `items`, column, value) triplets: one −factor per build b_{o,t} with t ≤ τ − L_o.
+
+    A project's builds are one run of consecutive periods, first_o, first_o + 1, …, in
+    `data.build_offer` order (by offer, then period), so the builds of j are the first
+    clip(τ − L_o − first_o + 1, 0, count_o) of its offer's run."""
     factor = np.broadcast_to(np.asarray(factor, dtype=float), (len(items),))
-    rows, cols, vals = [], [], []
-    by_offer: dict[int, list[int]] = {}
-    for i, o in enumerate(data.build_offer.tolist()):
-        by_offer.setdefault(o, []).append(i)
-    offers = data.instance.offers
-    for position, j in enumerate(items.tolist()):
-        o = int(data.offer_source[j])
-        latest = int(data.offer_period[j]) - offers[o].lead_time
-        for i in by_offer.get(o, ()):
-            if data.build_period[i] <= latest:
-                rows.append(position)
-                cols.append(build_columns[i])
-                vals.append(-factor[position])
-    return (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
-            np.array(vals, dtype=float))
+    n_offers = len(data.instance.offers)
+    count = np.bincount(data.build_offer, minlength=n_offers)
+    start = np.cumsum(count) - count
+    first = np.zeros(n_offers, dtype=np.int64)
+    built = count > 0
+    first[built] = data.build_period[start[built]]
+    offer = data.offer_source[items]
+    latest = data.offer_period[items] - data.lead_time[items]
+    k = np.clip(latest - first[offer] + 1, 0, count[offer])
+    rows = np.repeat(np.arange(len(items), dtype=np.int64), k)
+    ends = np.cumsum(k)
+    place = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) \
+        - np.repeat(ends - k, k)
+    cols = np.asarray(build_columns, dtype=np.int64)[np.repeat(start[offer], k) + place]
+    return rows, cols, -np.repeat(factor, k)

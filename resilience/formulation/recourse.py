@@ -51,14 +51,20 @@ def define_recourse_columns(layout: Layout, data: ModelData) -> None:
                        scale=data.quantity_scale[data.offer_material[offer]])
 
     stocked = ~np.isnan(data.stock_cost[:n_m])
-    draw_keys = lost_keys[stocked[lost_keys % n_m]]
+    draw_at = np.flatnonzero(stocked[lost_keys % n_m])
+    draw_keys = lost_keys[draw_at]
     layout.maps[F.STOCK_DRAWN] = draw_keys
+    layout.maps["draw_lost"] = draw_at
     draw_item = data.pair_item(draw_keys)
     layout.add_columns(F.STOCK_DRAWN, len(draw_keys), 0.0, data.demand[draw_item],
                        scale=data.quantity_scale[draw_item])
     every = data.pair_item(np.arange(n_k * n_m))
     layout.add_columns(F.SHORTAGE, n_k * n_m, 0.0, data.demand[every],
                        scale=data.quantity_scale[every])
+
+
+# Above this many (scenario, offer) cells `_offers_where_lost` looks pairs up instead.
+_DENSE_CELLS = 4_000_000
 
 
 def _offers_where_lost(data: ModelData, lost_keys: np.ndarray, offers: np.ndarray
@@ -80,11 +86,20 @@ def _offers_where_lost(data: ModelData, lost_keys: np.ndarray, offers: np.ndarra
     scenario = lost_keys[position] // n_m
     available = np.ones(len(offer))
     if len(data.hit_offer) and len(offer):
-        hit_key = data.hit_scenario * data.n_offers + data.hit_offer  # ascending
-        pair_key = scenario * data.n_offers + offer
-        at = np.minimum(np.searchsorted(hit_key, pair_key), len(hit_key) - 1)
-        found = hit_key[at] == pair_key
-        available[found] = data.hit_availability[at[found]]
+        if data.n_scenarios * len(offers) <= _DENSE_CELLS:  # a table (scenario, offer)
+            column = np.full(data.n_offers, -1, dtype=np.int64)
+            column[offers] = np.arange(len(offers))
+            table = np.ones((data.n_scenarios, len(offers)))
+            hit = column[data.hit_offer]
+            mine = hit >= 0
+            table[data.hit_scenario[mine], hit[mine]] = data.hit_availability[mine]
+            available = table[scenario, column[offer]]
+        else:  # too many cells: look each pair up among the sorted disrupted pairs
+            hit_key = data.hit_scenario * data.n_offers + data.hit_offer  # ascending
+            pair_key = scenario * data.n_offers + offer
+            at = np.minimum(np.searchsorted(hit_key, pair_key), len(hit_key) - 1)
+            found = hit_key[at] == pair_key
+            available[found] = data.hit_availability[at[found]]
     keep = available > 0
     return position[keep], offer[keep], available[keep]
 
@@ -196,15 +211,17 @@ def define_replacement_limit(layout: Layout, data: ModelData) -> None:
     and stock only replace supply lost in the scenario, never purchases that were not
     made; so in `baseline` the delivered mix is exactly the firm orders. One row per ℓ
     that has a backup, a spot purchase or a draw to limit."""
-    lost_keys = layout.maps[F.LOST]
     backup_at = layout.maps["backup_lost"]
     spot_at = layout.maps["spot_lost"]
-    draw_at = np.searchsorted(lost_keys, layout.maps[F.STOCK_DRAWN])
-    limited = np.unique(np.concatenate([backup_at, spot_at, draw_at]))
+    draw_at = layout.maps["draw_lost"]
+    has = np.zeros(len(layout.maps[F.LOST]), dtype=bool)
+    for at in (backup_at, spot_at, draw_at):
+        has[at] = True
+    limited = np.flatnonzero(has)
     n = len(limited)
-    rows = np.concatenate([np.arange(n), np.searchsorted(limited, backup_at),
-                           np.searchsorted(limited, spot_at),
-                           np.searchsorted(limited, draw_at)])
+    row_of = np.cumsum(has) - 1  # the row of each limited ℓ
+    rows = np.concatenate([np.arange(n), row_of[backup_at], row_of[spot_at],
+                           row_of[draw_at]])
     cols = np.concatenate([layout.columns[F.LOST].index[limited],
                            layout.columns[F.BACKUP].index, layout.columns[F.SPOT].index,
                            layout.columns[F.STOCK_DRAWN].index])
