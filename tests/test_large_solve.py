@@ -177,6 +177,70 @@ def test_completion_is_the_least_cost_recourse():
                                                                    rel=1e-8)
 
 
+def _horizon(risk_aversion: float):
+    """Three periods with everything §7 adds: a project with a lead time, spot at a
+    surge from an ordinary offer and from the project, stock bought at a price from
+    initial stock, a period-specific scenario beside an every-period one."""
+    from resilience.domain import (
+        Country,
+        Instance,
+        Material,
+        Offer,
+        Period,
+        Scenario,
+        ScenarioHit,
+        Settings,
+    )
+
+    return Instance(
+        materials=(Material("ga", "t", 100, 1000, stockpile_cost=2, max_stockpile=60,
+                            initial_stock=20, stock_price=6),
+                   Material("ge", "t", 40, 3000)),
+        countries=(Country("AAA"), Country("BBB"), Country("CCC")),
+        offers=(Offer("a", "ga", "AAA", "AAA", 10, 150, spot_capacity=30),
+                Offer("b", "ga", "BBB", "BBB", 16, 80, reserve_cost=2, spot_capacity=20),
+                Offer("p", "ga", "CCC", "CCC", 7, 70, capex=400, lead_time=1,
+                      spot_capacity=40),
+                Offer("g", "ge", "AAA", "AAA", 50, 60, min_order=10, fixed_cost=30),
+                Offer("h", "ge", "CCC", "CCC", 80, 60, reserve_cost=5)),
+        scenario_rows=(
+            Scenario("a_out", 0.1, (ScenarioHit("AAA", "*", 0.2),), price_surge=0.5),
+            Scenario("c_out", 0.2, (ScenarioHit("CCC", "ga", 0.0),), period="2028",
+                     price_surge=1.0)),
+        settings=Settings(risk_aversion=risk_aversion, time_limit=30.0, mip_gap=0.0),
+        periods=(Period("2026"), Period("2027"), Period("2028")))
+
+
+@pytest.mark.parametrize("risk_aversion", [0.0, 0.5])
+def test_a_horizon_completes_to_a_feasible_plan_and_at_lambda_0_to_the_optimum(
+        risk_aversion):
+    """Over a horizon the closed form also buys spot (projects only once online), adds
+    stock at its price and takes CVaR per period. At λ = 0 the optimal first stage,
+    completed, costs exactly the optimum; at λ > 0 it is at least feasible and no
+    cheaper. A start plan from the reduced model is feasible too."""
+    built = build_model(_horizon(risk_aversion))
+    outcome = HighsSession(built.form, SolverOptions(time_limit=30.0, mip_gap=0.0)).solve()
+    assert outcome.status is Status.OPTIMAL
+    v, families = outcome.values, built.form.column_families
+    first = [v[families[n].slice] for n in ("contract", "firm_order", "reserve",
+                                             "stock_held", "build")]
+    assert first[4].sum() == pytest.approx(1)  # the project is worth building
+    completed = warm_start.complete(built, np.round(first[0]), *first[1:4],
+                                    np.round(first[4]))
+    assert warm_start.max_violation(built.form, completed) <= 1e-7
+    value = built.form.objective_value(completed)
+    if risk_aversion == 0:
+        assert value == pytest.approx(outcome.objective, rel=1e-8)
+    else:
+        assert value >= outcome.objective * (1 - 1e-9)
+    for keep in (12, 1):  # all scenarios, or one kept by name (rows in one period)
+        plan = warm_start.start_plan(built, Budget(20.0), scenarios=keep)
+        assert plan is not None and plan.violation <= warm_start.FEASIBILITY_TOLERANCE
+        assert plan.objective >= outcome.objective * (1 - 1e-9)
+    reduced = warm_start.reduced_instance(built.data.instance, 1, {"c_out": 5.0})
+    assert [s.name for s in reduced.scenario_rows] == ["c_out"]
+
+
 @pytest.mark.parametrize("isolate", [False, True])
 def test_a_start_never_changes_the_optimum(isolate):
     instance = _with_limits(_tiny(2), 30.0, 0.0)

@@ -37,17 +37,14 @@ KNOWN_FAMILIES = frozenset({
     "contract", "firm_order", "reserve", "stock_held", "firm_total", "lost", "backup",
     "stock_drawn", "shortage", "var_level", "tail_excess", "hhi_square",
     "stock_added", "build", "spot"})
-# SPEC §7 families the closed form below does not complete (yet): a model that has any
-# of them, or more than one period, is solved without a start plan.
-HORIZON_FAMILIES = ("stock_added", "build", "spot")
+# The first-stage families a reduced model hands over: the same columns in both models.
+FIRST_STAGE = ("contract", "firm_order", "reserve", "stock_held", "build")
 
 
 def completes(built) -> bool:
     """Whether `complete` can finish a plan of this model: its columns are the known
-    families, in one period, without the §7 ones."""
-    families = built.form.column_families
-    return (KNOWN_FAMILIES.issuperset(families) and built.data.n_periods == 1
-            and all(families[f].size == 0 for f in HORIZON_FAMILIES if f in families))
+    families (not a user's extra ones)."""
+    return KNOWN_FAMILIES.issuperset(built.form.column_families)
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,15 @@ def reduced_instance(instance: Instance, keep: int, severity=None) -> Instance:
     severe half at their own probability (the CVaR tail is made of them, and a sample
     would miss it), the other half a systematic sample over cumulative probability of
     the rest, sharing the rest's probability equally. Scenarios only shape the recourse;
-    every first-stage row is unchanged. `severity`: scenario name → a cost scale."""
+    every first-stage row is unchanged. `severity`: scenario name → a cost scale.
+
+    Over a horizon with period-specific rows, whole scenarios are kept or dropped by
+    name (every row of a kept one, at its own probabilities): a start plan needs a
+    feasible first stage, which no scenario can change, more than a faithful weighting.
+    """
+    if instance.scenario_rows is not None and any(
+            s.period is not None for s in instance.scenario_rows):
+        return _reduced_by_name(instance, keep, severity or {})
     listed = [s for s in instance.scenarios() if s.probability > 0]
     disrupted = [s for s in listed if s.name != BASELINE and s.hits]
     quiet = [s for s in listed if not (s.name != BASELINE and s.hits)]
@@ -118,9 +123,33 @@ def reduced_instance(instance: Instance, keep: int, severity=None) -> Instance:
         picks = sorted(set(np.minimum(np.searchsorted(cumulative, marks),
                                       len(rest) - 1).tolist()))
         chosen += [(rest[i], total / len(picks)) for i in picks]
-    rows = tuple(Scenario(s.name, w, s.hits, None, s.row) for s, w in chosen)
-    rows += tuple(Scenario(s.name, s.probability, s.hits, None, s.row) for s in quiet)
+    rows = tuple(Scenario(s.name, w, s.hits, None, s.row, None, s.price_surge)
+                 for s, w in chosen)
+    rows += tuple(Scenario(s.name, s.probability, s.hits, None, s.row, None, s.price_surge)
+                  for s in quiet)
     return dataclasses.replace(instance, scenario_rows=rows, whatif_edits=(),
+                               source_name=f"{instance.source_name} (reduced)")
+
+
+def _reduced_by_name(instance: Instance, keep: int, severity: dict[str, float]
+                     ) -> Instance:
+    """`reduced_instance` for a sheet whose rows name periods: the most severe half of
+    the scenario names and a spread of the rest by name order, every row of each."""
+    rows = [s for s in instance.scenario_rows
+            if s.whatif is None or s.whatif == instance.whatif]
+    names = list(dict.fromkeys(s.name.casefold() for s in rows))
+    weight: dict[str, float] = {}
+    for name, value in severity.items():
+        weight[name.casefold()] = weight.get(name.casefold(), 0.0) + value
+    if len(names) > keep:
+        by_severity = sorted(names, key=lambda n: (-weight.get(n, 0.0), n))
+        n_tail = keep // 2
+        rest = by_severity[n_tail:]
+        step = len(rest) / (keep - n_tail)
+        chosen = set(by_severity[:n_tail]) | {rest[int(i * step)] for i in
+                                              range(keep - n_tail)}
+        rows = [s for s in rows if s.name.casefold() in chosen]
+    return dataclasses.replace(instance, scenario_rows=tuple(rows), whatif_edits=(),
                                source_name=f"{instance.source_name} (reduced)")
 
 
@@ -128,14 +157,17 @@ def severity(data) -> dict[str, float]:
     """What each scenario would cost if every material were bought across its offers in
     proportion to capacity: the shortage penalty of the supply it takes away."""
     capacity_of = np.bincount(data.offer_material, weights=data.capacity,
-                              minlength=data.n_materials)
-    material = data.offer_material[data.hit_offer]
+                              minlength=data.n_material_items)
+    material = data.offer_material[data.hit_offer]  # the material item
     lost_share = (1.0 - data.hit_availability) * data.capacity[data.hit_offer] \
         / capacity_of[material]
     cost = np.zeros(data.n_scenarios)
     np.add.at(cost, data.hit_scenario,
               lost_share * data.penalty[material] * data.demand[material])
-    return {s.name: float(c) for s, c in zip(data.scenarios, cost, strict=True)}
+    out: dict[str, float] = {}  # over a horizon: summed over the scenario's periods
+    for s, c in zip(data.scenarios, cost.tolist(), strict=True):
+        out[s.name] = out.get(s.name, 0.0) + c
+    return out
 
 
 def reduced_first_stage(built, budget, scenarios: int):
@@ -147,7 +179,7 @@ def reduced_first_stage(built, budget, scenarios: int):
 
     instance = reduced_instance(built.data.instance, scenarios, severity(built.data))
     reduced = build_model(instance)
-    for family in ("contract", "firm_order", "reserve", "stock_held"):
+    for family in FIRST_STAGE:
         if reduced.form.column_families[family].size != \
                 built.form.column_families[family].size:
             return None
@@ -166,7 +198,7 @@ def reduced_first_stage(built, budget, scenarios: int):
         return v[f.slice]
 
     return (np.round(family("contract")), family("firm_order"), family("reserve"),
-            family("stock_held"))
+            family("stock_held"), np.round(family("build")))
 
 
 def _options(built):
@@ -178,14 +210,20 @@ def _options(built):
 
 # ---- everything else in closed form ------------------------------------------------------
 def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
-             stock: np.ndarray) -> np.ndarray | None:
+             stock: np.ndarray, build: np.ndarray | None = None) -> np.ndarray | None:
     """Every column of the form from the first stage: the least-cost recourse per
-    material and scenario (what verify.py computes), the CVaR columns at their best for
-    those costs, and the HHI chord columns at their least."""
+    material and scenario (what verify.py computes: lost supply replaced first from
+    stock, then from the cheapest of backup and spot below the shortage penalty), stock
+    added where it has a price, the CVaR columns at their best for those costs (per
+    period), and the HHI chord columns at their least."""
+    from resilience.formulation.first_stage import online_terms
+    from resilience.formulation.recourse import spot_price
+
     form, data, layout = built.form, built.data, built.layout
     if not completes(built):
         return None
     n_m, n_k = data.n_materials, data.n_scenarios
+    n_items = data.n_material_items
     values = np.zeros(form.n_cols)
 
     def put(name: str, column_values: np.ndarray) -> None:
@@ -193,8 +231,18 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
         if f is not None and f.size:
             values[f.slice] = column_values
 
+    n_builds = len(data.build_offer)
+    build = np.zeros(n_builds) if build is None else np.round(np.asarray(build, float))
+    # on_{o,τ} per offer item (1 for an ordinary offer)
+    online = np.ones(data.n_offers)
+    projects = np.flatnonzero(data.is_project)
+    if len(projects):
+        rows, cols, vals = online_terms(data, projects, np.arange(n_builds))
+        on = np.zeros(len(projects))
+        np.add.at(on, rows, -vals * build[cols])
+        online[projects] = on
+    contract = np.where(online > 0.5, np.asarray(contract, dtype=float), 0.0)
     firm = np.clip(np.asarray(firm, dtype=float), 0.0, None)
-    contract = np.asarray(contract, dtype=float)
     # a tiny order without a contract would break its link row: no order without one
     firm = np.where(contract > 0.5, firm, 0.0)
     reserve = np.clip(np.asarray(reserve, dtype=float), 0.0, None)
@@ -204,41 +252,53 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
     put("firm_order", firm)
     put("reserve", reserve)
     put("stock_held", stock)
-    total = np.bincount(data.offer_material, weights=firm, minlength=n_m)
+    put("build", build)
+    held = np.zeros(n_items)
+    held[layout.maps["stock_held"]] = stock
+    added = layout.maps.get("stock_added", np.zeros(0, np.int64))
+    if len(added):  # g_{m,t} = (h_{m,t} − h_{m,t−1})⁺ with h_{m,−1} = H_m
+        before = np.where(added >= n_m, held[np.maximum(added - n_m, 0)],
+                          data.initial_stock[added % n_m])
+        put("stock_added", np.maximum(held[added] - before, 0.0))
+    total = np.bincount(data.offer_material, weights=firm, minlength=n_items)
     put("firm_total", total)
 
-    # lost firm supply ℓ_{m,k}
-    lost = np.zeros((n_k, n_m))
-    keys = data.hit_scenario * n_m + data.offer_material[data.hit_offer]
-    np.add.at(lost.reshape(-1), keys, (1.0 - data.hit_availability) * firm[data.hit_offer])
-    put("lost", lost.reshape(-1)[layout.maps["lost"]])
+    # lost firm supply ℓ per (scenario item, material): key k · M + m
+    lost = np.zeros(n_k * n_m)
+    keys = data.hit_scenario * n_m + data.offer_material[data.hit_offer] % n_m
+    np.add.at(lost, keys, (1.0 - data.hit_availability) * firm[data.hit_offer])
+    put("lost", lost[layout.maps["lost"]])
 
     # need left after what is delivered, then stock drawn where a draw column exists
-    need = np.maximum(0.0, data.demand[None, :] - (total[None, :] - lost))
-    held = np.zeros(n_m)
-    held[layout.maps["stock_held"]] = stock
+    item = data.pair_item(np.arange(n_k * n_m))
+    need = np.maximum(0.0, data.demand[item] - (total[item] - lost))
     draw_keys = layout.maps["stock_drawn"]
-    flat_need = need.reshape(-1)
-    drawn = np.minimum.reduce([held[draw_keys % n_m], lost.reshape(-1)[draw_keys],
-                               flat_need[draw_keys]])
+    drawn = np.minimum.reduce([held[data.pair_item(draw_keys)], lost[draw_keys],
+                               need[draw_keys]])
     drawn = np.maximum(drawn, 0.0)
-    flat_need[draw_keys] -= drawn
+    need[draw_keys] -= drawn
     put("stock_drawn", drawn)
-    # what backup may still replace: lost supply not drawn from stock (SPEC v2 §3)
-    replaceable = lost.reshape(-1).copy()
+    # what backup and spot may still replace: lost supply not drawn from stock (§3)
+    replaceable = lost.copy()
     replaceable[draw_keys] -= drawn
-    cover = np.minimum(flat_need, np.maximum(replaceable, 0.0))
+    cover = np.minimum(need, np.maximum(replaceable, 0.0))
 
-    # backup: cheapest surviving reserve first, while it beats the shortage penalty
+    # backup, then spot, as one list: cheapest first while it beats the shortage penalty
     k, j = layout.maps["backup"]
-    offer = layout.maps["reserve"][j]
-    price = data.landed_cost[offer]
-    group = k * n_m + data.offer_material[offer]
-    available = layout.maps["backup_availability"] * reserve[j]
-    available = np.where(price < data.penalty[data.offer_material[offer]], available, 0.0)
-    taken = np.zeros(len(k))
-    if len(k):
-        order = np.lexsort((price, group))
+    reserve_offer = layout.maps["reserve"][j]
+    spot_k, spot_offer = layout.maps["spot"]
+    price = np.concatenate([data.landed_cost[reserve_offer],
+                            spot_price(data, spot_k, spot_offer)])
+    group = np.concatenate([k * n_m + data.offer_material[reserve_offer] % n_m,
+                            spot_k * n_m + data.offer_material[spot_offer] % n_m])
+    available = np.concatenate([
+        layout.maps["backup_availability"] * reserve[j],
+        layout.maps["spot_availability"] * data.spot_capacity[spot_offer]
+        * online[spot_offer]])
+    available = np.where(price < data.penalty[item[group]], available, 0.0)
+    taken = np.zeros(len(group))
+    if len(group):
+        order = np.lexsort((price, group))  # stable: a backup before a spot at a tie
         g, cap = group[order], available[order]
         cumulative = np.cumsum(cap)
         first = np.ones(len(g), dtype=bool)
@@ -246,19 +306,26 @@ def complete(built, contract: np.ndarray, firm: np.ndarray, reserve: np.ndarray,
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(g)), 0))
         before = cumulative - cap - (cumulative[group_start] - cap[group_start])
         taken[order] = np.clip(cover[g] - before, 0.0, cap)
-        np.subtract.at(flat_need, group, taken)
-    put("backup", taken)
-    shortage = np.maximum(flat_need, 0.0)
+        np.subtract.at(need, group, taken)
+    put("backup", taken[:len(k)])
+    put("spot", taken[len(k):])
+    shortage = np.maximum(need, 0.0)
     put("shortage", shortage)
 
-    # recourse cost per scenario, then the CVaR columns
-    cost = shortage.reshape(n_k, n_m) @ data.penalty
-    np.add.at(cost, k, price * taken)
+    # recourse cost per scenario item, then the CVaR columns, period by period
+    cost = np.bincount(np.arange(n_k * n_m) // n_m, weights=shortage * data.penalty[item],
+                       minlength=n_k)
+    scenario_of = np.concatenate([k, spot_k])
+    np.add.at(cost, scenario_of, price * taken)
     if "var_level" in form.column_families:
         alpha = data.instance.settings.cvar_alpha
-        eta = value_at_risk(cost, data.probability, alpha)
-        put("var_level", np.array([eta]))
-        put("tail_excess", np.maximum(0.0, cost - eta))
+        periods = layout.maps["var_level"]
+        eta = np.array([value_at_risk(cost[data.scenario_period == t],
+                                      data.probability[data.scenario_period == t], alpha)
+                        for t in periods.tolist()])
+        put("var_level", eta)
+        put("tail_excess",
+            np.maximum(0.0, cost - eta[np.searchsorted(periods, data.scenario_period)]))
 
     if "hhi_square" in form.column_families:
         put("hhi_square", _least_chords(form, values))
