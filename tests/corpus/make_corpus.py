@@ -1,6 +1,8 @@
 """Regenerate the solver regression corpus: optima from CBC, a solver that shares no code
 with HiGHS, for the embedded data set at every risk aversion 0, 0.1, …, 1 under the base
-case and every library strategy, and for seeded synthetic instances.
+case and every library strategy, and for seeded synthetic instances (single-period ones,
+and SPEC §7 horizons: five periods with projects, spot, stock prices, owners and
+period-specific scenarios).
 
     python tests/corpus/make_corpus.py            # writes tests/corpus/optima.json
 
@@ -23,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 RISK_AVERSIONS = [round(0.1 * i, 1) for i in range(11)]
 # Seeded synthetic instances, shaped as benchmarks/instances.py's (that generator, at a
 # size CBC proves optimal in seconds): (materials, countries, offers, scenarios).
-CORPUS_SIZES = {"corpus": (4, 12, 60, 20)}
-SEEDED = [("corpus", seed) for seed in range(6)]
+CORPUS_SIZES = {"corpus": (4, 12, 60, 20), "horizon-corpus": (3, 10, 40, 8)}
+SEEDED = [("corpus", seed) for seed in range(6)] + [("horizon-corpus", seed)
+                                                    for seed in range(4)]
 
 
 def seeded_instance(size: str, seed: int):
