@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import gc
 import hashlib
 import math
@@ -65,6 +66,9 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # near misses looked for (`did_you_mean`): a workbook with thousands of unknown
+        # references gets suggestions for the first ones, not a search per cell
+        self.suggestions_left = _SUGGESTIONS
 
     def add(self, sheet: str, cell: str, message: str, found: object = None,
             warning: bool = False) -> None:
@@ -90,6 +94,65 @@ def _cell_order(cell: str) -> tuple[int, int]:
     for ch in letters:
         col = col * 26 + ord(ch) - 64
     return (int(digits) if digits else 0, col)
+
+
+# ---- near misses ----------------------------------------------------------------------
+
+_SUGGESTIONS = 200
+_LOOSE = re.compile(r"[\s_.\-]+")
+_DIGITS = re.compile(r"\D+")
+
+
+def _loose(text: str) -> str:
+    """An id with case, spaces, underscores, hyphens and dots ignored."""
+    return _LOOSE.sub("", text.casefold())
+
+
+def near_misses(text: str, known: Iterable[str], cutoff: float | None = None,
+                loose: bool = True) -> list[str]:
+    """The defined names `text` probably meant (several only when equally close, in the
+    order defined; at most 3): one that differs only in case, spaces, underscores,
+    hyphens or dots; else the closest by `difflib` — for ids a ratio of at least 0.6
+    when they are short (CHI → CHL, two letters of three) and 0.75 otherwise (germanium
+    is not a typo of gallium), or `cutoff` — among those with the same digits (2028 is
+    not a typo of 2027, nor C17 of C71). `loose=False` compares the texts as given once
+    the exact loose match is ruled out (header names, whose spaces separate words)."""
+    known = list(known)
+    by_loose: dict[str, str] = {}
+    for name in known:
+        by_loose.setdefault(_loose(name), name)
+    key = _loose(text)
+    if key in by_loose:
+        return [by_loose[key]]
+    if not loose:
+        by_loose = {name: name for name in known}
+        key = text
+    digits = _DIGITS.sub("", key)
+    candidates = [k for k in by_loose if _DIGITS.sub("", k) == digits]
+    if cutoff is None:
+        cutoff = 0.6 if len(key) <= 4 else 0.75
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=cutoff)
+    if not close:
+        return []
+    scores = [difflib.SequenceMatcher(None, key, k).ratio() for k in close]
+    order = {k: i for i, k in enumerate(by_loose)}  # equally close: in definition order
+    return [by_loose[k] for k in sorted(
+        (k for k, score in zip(close, scores, strict=True) if score == scores[0]),
+        key=order.__getitem__)]
+
+
+def _or(names: list[str]) -> str:
+    """'A', 'A or B', 'A, B or C'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def did_you_mean(text: str, known: Iterable[str], out: _Collector) -> str:
+    """'; did you mean CHL?' for a reference that misses a defined id narrowly, else ''."""
+    if out.suggestions_left <= 0:
+        return ""
+    out.suggestions_left -= 1
+    found = near_misses(text, known)
+    return f"; did you mean {_or(found)}?" if found else ""
 
 
 def load(path: str | Path) -> Instance:
@@ -119,12 +182,22 @@ def validate(raw: RawWorkbook) -> Instance:
     out = _Collector()
     out.problems.extend(raw.problems)
     helpers = {normalise_name(h) for h in HELPER_SHEETS}
+    # an unknown sheet named like a missing one ("Supplier", "Scenario") is probably it
+    absent = [sheet.name for sheet in SHEETS if sheet.name not in raw.sheets]
+    meant: dict[str, str] = {}  # schema sheet -> the file's sheet that is probably it
     for name in raw.extra_sheets:
-        if normalise_name(name) not in helpers:
-            out.add(name, "", "sheet not used by resilience; ignored", warning=True)
+        if normalise_name(name) in helpers:
+            continue
+        found = near_misses(normalise_name(name), absent, cutoff=0.7)
+        hint = f"; did you mean {found[0]}?" if found else ""
+        if found:
+            meant.setdefault(found[0], name)
+        out.add(name, "", f"sheet not used by resilience; ignored{hint}", warning=True)
     for sheet in SHEETS:
         if sheet.required and sheet.name not in raw.sheets:
-            out.add(sheet.name, "", "required sheet is missing")
+            hint = (f"; the sheet {meant[sheet.name]!r} looks like it: rename it "
+                    f"{sheet.name}" if sheet.name in meant else "")
+            out.add(sheet.name, "", f"required sheet is missing{hint}")
     for sheet in SHEETS:
         if sheet.name in raw.sheets:
             _check_headers(raw.sheets[sheet.name], sheet, out)
@@ -221,20 +294,54 @@ def _col(raw: RawSheet, key: str, row: int) -> str:
 
 
 def _check_headers(raw: RawSheet, sheet: Sheet, out: _Collector) -> None:
+    """Missing required columns, and unknown ones, each unknown header connected to the
+    missing column it probably is: `Suppliers!D1: 'unit price' — did you mean unit_cost?
+    (unit_cost is required)` in place of the missing column's error."""
     if not sheet.required and not raw.headers and not raw.unknown_headers and not raw.rows:
         return  # an optional sheet left entirely empty: no rows
-    if sheet.key_value:
-        for key in ("key", "value"):
-            if key not in raw.headers:
-                out.add(sheet.name, "1:1", f"required column {key} is missing (Settings "
-                        "has a key | value header row)")
-    else:
-        for column in sheet.columns:
-            if column.required and column.name not in raw.headers:
-                out.add(sheet.name, "1:1", f"required column {column.name} is missing")
+    columns = [("key", True), ("value", True)] if sheet.key_value else \
+        [(c.name, c.required) for c in sheet.columns]
+    missing = {name: required for name, required in columns if name not in raw.headers}
+    guesses = {}  # header letter -> the missing column it probably is
     for letter, text in raw.unknown_headers:
-        out.add(sheet.name, f"{letter}1", "unknown column, kept in the echo but not used",
-                found=text, warning=True)
+        guess = _header_guess(text, missing)
+        if guess is not None:
+            guesses[letter] = guess
+            del missing[guess]  # one header per column
+    meant = set(guesses.values())
+    for name, required in columns:
+        if required and name not in raw.headers and name not in meant:
+            out.add(sheet.name, "1:1", f"required column {name} is missing"
+                    + (" (Settings has a key | value header row)" if sheet.key_value
+                       else ""))
+    required = dict(columns)
+    for letter, text in raw.unknown_headers:
+        guess = guesses.get(letter)
+        if guess is not None and required[guess]:
+            out.add(sheet.name, f"{letter}1", f"{text!r} — did you mean {guess}? ({guess} "
+                    "is required)")
+            continue
+        hint = f"; did you mean {guess}?" if guess is not None else ""
+        out.add(sheet.name, f"{letter}1", f"unknown column, kept in the echo but not "
+                f"used{hint}", found=text, warning=True)
+
+
+def _header_guess(text: str, missing: dict[str, bool]) -> str | None:
+    """The missing column a header probably is: the same but for hyphens, dots or
+    spaces; else the closest name by `difflib` (ratio ≥ 0.6: 'unit price' → unit_cost);
+    else the one required column sharing a word of four letters or more with it
+    ('price per unit' → unit_cost)."""
+    if not missing:
+        return None
+    found = near_misses(normalise_name(text), {normalise_name(n): n for n in missing},
+                        cutoff=0.6, loose=False)
+    names = {normalise_name(n): n for n in missing}
+    if found:
+        return names[found[0]]
+    words = set(re.findall(r"[^\W\d_]{4,}", normalise_name(text)))
+    shared = [n for n, required in missing.items()
+              if required and words & set(normalise_name(n).split())]
+    return shared[0] if len(shared) == 1 else None
 
 
 class _Ids:
@@ -594,13 +701,13 @@ def _periods(raw: RawSheet | None, ids: _Ids, out: _Collector) -> list[Period]:
     return result
 
 
-def _period_problem(ids: _Ids) -> str:
+def _period_problem(ids: _Ids, text: str, out: _Collector) -> str:
     """Why a period reference cannot be resolved."""
     if not ids.periods_sheet:
         return "no such period: the workbook has no Periods sheet"
     if not ids.periods:
         return "no such period: the Periods sheet lists none"
-    return "unknown period (not on Periods)"
+    return f"unknown period (not on Periods){did_you_mean(text, ids.periods.values(), out)}"
 
 
 def _period_ref(value: object, ids: _Ids, sheet: str, cell: str, out: _Collector
@@ -613,7 +720,7 @@ def _period_ref(value: object, ids: _Ids, sheet: str, cell: str, out: _Collector
         return _INVALID
     found = ids.periods.get(_key(str(value)))
     if found is None:
-        out.add(sheet, cell, _period_problem(ids), found=str(value))
+        out.add(sheet, cell, _period_problem(ids, str(value), out), found=str(value))
         return _INVALID
     return found
 
@@ -629,10 +736,11 @@ def _period_refs(table: _Table, name: str, ids: _Ids, sheet: str, out: _Collecto
     result = [None if v is None else _INVALID if v is _INVALID
               else found[v] if found[v] is not None else _INVALID for v in values]
     bad = [i for i, v in enumerate(result) if v is _INVALID]
+    problems = {v: _period_problem(ids, str(v), out) for v in
+                dict.fromkeys(values[i] for i in bad if values[i] is not _INVALID)}
     for i in bad:
         if values[i] is not _INVALID:
-            out.add(sheet, table.cell(name, i), _period_problem(ids),
-                    found=str(values[i]))
+            out.add(sheet, table.cell(name, i), problems[values[i]], found=str(values[i]))
     return result, bad
 
 
@@ -687,7 +795,8 @@ def _ref(value: object, table: dict[str, str], what: str, sheet: str, cell: str,
         return "*"
     found = table.get(_key(text))
     if found is None:
-        out.add(sheet, cell, f"unknown {what}", found=text)
+        out.add(sheet, cell, f"unknown {what}{did_you_mean(text, table.values(), out)}",
+                found=text)
     return found
 
 
@@ -699,8 +808,12 @@ def _refs(table: _Table, name: str, ids: dict[str, str], what: str, sheet: str,
     found = {v: ids.get(_key(str(v))) for v in set(values) if _ok(v)}
     unknown = {v for v, spelling in found.items() if spelling is None}
     rows = [i for i, v in enumerate(values) if v in unknown] if unknown else []
+    # in row order, so that which ones get a search (see _SUGGESTIONS) is reproducible
+    hints = {v: did_you_mean(str(v), ids.values(), out)
+             for v in dict.fromkeys(values[i] for i in rows)}
     for i in rows:
-        out.add(sheet, table.cell(name, i), f"unknown {what}", found=str(values[i]))
+        out.add(sheet, table.cell(name, i), f"unknown {what}{hints[values[i]]}",
+                found=str(values[i]))
     return list(map(found.get, values)), rows  # None, _INVALID are not keys: None
 
 
@@ -964,8 +1077,9 @@ def _policy_target(value: object, ids: _Ids, cell: str, out: _Collector
         return ids.countries[_key(text)], "country"
     if _key(text) in ids.groups:
         return ids.groups[_key(text)], "group"
+    hint = did_you_mean(text, [*ids.countries.values(), *ids.groups.values()], out)
     out.add("Policies", cell, "target is neither a country code on Countries nor a group "
-            "tag used there", found=text)
+            f"tag used there{hint}", found=text)
     return None, ""
 
 
@@ -1144,9 +1258,12 @@ def _settings(raw: RawSheet | None, out: _Collector) -> Settings:
             continue
         column = known.get(normalise_name(key_text))
         if column is None:
-            out.add("Settings", key_cell, "unknown setting, ignored (known: "
-                    f"{', '.join(c.name for c in SETTING_KEYS.columns)})", found=key_text,
-                    warning=True)
+            names = [c.name for c in SETTING_KEYS.columns]
+            found = near_misses(str(key_text), names)
+            known_text = f"did you mean {_or(found)}?" if found else \
+                f"known: {', '.join(names)}"
+            out.add("Settings", key_cell, f"unknown setting, ignored ({known_text})",
+                    found=key_text, warning=True)
             continue
         if column.name in seen:
             out.add("Settings", key_cell, f"{column.name} is set twice (first on row "

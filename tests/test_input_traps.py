@@ -317,3 +317,197 @@ def test_a_utf16_plan_file_reads_as_its_utf8_original(tmp_path):
     expected = read_plan(plan, instance)
     assert read_plan(utf16, instance).lines == expected.lines
     assert [line[4] for line in expected.lines] == [60.0, 40.0]
+
+
+# ---- did you mean ---------------------------------------------------------------------
+
+
+def _countries(*codes: str) -> list[dict]:
+    return [{"country": code, "disruption_prob": 0, "groups": "", "tariff": 0}
+            for code in codes]
+
+
+def test_a_near_miss_reference_names_the_id_it_probably_meant(tmp_path):
+    sheets = basic_sheets(
+        Materials=[{"material": "rare_earths", "demand": 10, "shortage_penalty": 100},
+                   {"material": "gallium", "demand": 10, "shortage_penalty": 100},
+                   {"material": "lithium", "demand": 10, "shortage_penalty": 100}],
+        Countries=[*_countries("CHL", "AUS", "AUT"),
+                   {"country": "CHN", "groups": "FEOC, US_FTA"}],
+        Suppliers=[
+            {"supplier": "a", "material": "rare earths", "country": "CHL", "unit_cost": 1,
+             "capacity": 9},
+            {"supplier": "b", "material": "lithum", "country": "CHI", "unit_cost": 1,
+             "capacity": 9},
+            {"supplier": "c", "material": "Gallium", "country": "AUX", "unit_cost": 1,
+             "capacity": 9, "processing_country": "Ch-L"},
+            {"supplier": "d", "material": "germanium", "country": "ZZZ", "unit_cost": 1,
+             "capacity": 9},
+        ],
+        Policies=[{"rule": "exclude", "target": "US FTA"},
+                  {"rule": "exclude", "target": "FEOCS"},
+                  {"rule": "exclude", "target": "EU"}],
+    )
+    errors, _ = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == [
+        "Suppliers!B2: unknown material (not on Materials); did you mean rare_earths? "
+        "(found: 'rare earths')",
+        "Suppliers!B3: unknown material (not on Materials); did you mean lithium? "
+        "(found: 'lithum')",
+        "Suppliers!C3: unknown country (not on Countries); did you mean CHL or CHN? "
+        "(found: 'CHI')",
+        "Suppliers!C4: unknown country (not on Countries); did you mean AUS or AUT? "
+        "(found: 'AUX')",
+        "Suppliers!F4: unknown processing country (not on Countries); did you mean CHL? "
+        "(found: 'Ch-L')",
+        # germanium is not a typo of gallium, nor ZZZ of anything
+        "Suppliers!B5: unknown material (not on Materials) (found: 'germanium')",
+        "Suppliers!C5: unknown country (not on Countries) (found: 'ZZZ')",
+        "Policies!B2: target is neither a country code on Countries nor a group tag used "
+        "there; did you mean US_FTA? (found: 'US FTA')",
+        "Policies!B3: target is neither a country code on Countries nor a group tag used "
+        "there; did you mean FEOC? (found: 'FEOCS')",
+        "Policies!B4: target is neither a country code on Countries nor a group tag used "
+        "there (found: 'EU')",
+    ]
+
+
+def test_periods_that_differ_in_their_digits_are_not_near_misses(tmp_path):
+    """2028 is not a typo of 2027: a year missing from Periods is said as before."""
+    sheets = basic_sheets(
+        Periods=[["period"], ["FY2026"], ["FY2027"]],
+        Demand=[["material", "period", "demand"], ["gallium", "FY2028", 5],
+                ["gallium", "fy 2027", 5], ["gallium", "FY-2026", 5]],
+    )
+    errors, _ = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == [
+        "Demand!B2: unknown period (not on Periods) (found: 'FY2028')",
+        "Demand!B3: unknown period (not on Periods); did you mean FY2027? "
+        "(found: 'fy 2027')",
+        "Demand!B4: unknown period (not on Periods); did you mean FY2026? "
+        "(found: 'FY-2026')",
+    ]
+
+
+def test_near_misses_are_looked_for_once_per_spelling(tmp_path, monkeypatch):
+    """A column of 100,000 references to one unknown id costs one search, not one per
+    row; and past a budget no search at all."""
+    from resilience import validate
+
+    calls = []
+    real = validate.near_misses
+    monkeypatch.setattr(validate, "near_misses",
+                        lambda *args, **kwargs: calls.append(args[0]) or real(*args, **kwargs))
+    rows = [{"supplier": f"s{i}", "material": "galium", "country": f"C{i % 300:03d}",
+             "unit_cost": 1, "capacity": 9} for i in range(2_000)]
+    sheets = basic_sheets(Suppliers=rows)
+    errors, _ = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert len(errors) == 4_000
+    assert errors[0] == ("Suppliers!B2: unknown material (not on Materials); did you mean "
+                         "gallium? (found: 'galium')")
+    assert calls.count("galium") == 1
+    assert len(calls) == validate._SUGGESTIONS  # 300 unknown countries: 199 searched
+
+
+def test_a_sheet_named_like_a_known_one_is_pointed_at(tmp_path):
+    sheets = basic_sheets()
+    sheets["Supplier"] = sheets.pop("Suppliers")
+    sheets["Scenario"] = [{"scenario": "stop", "probability": 0.1, "country": "AAA"}]
+    sheets["Notes"] = [["anything"]]
+    errors, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == ["Suppliers: required sheet is missing; the sheet 'Supplier' looks "
+                      "like it: rename it Suppliers"]
+    assert warnings == [
+        "Supplier: sheet not used by resilience; ignored; did you mean Suppliers?",
+        "Scenario: sheet not used by resilience; ignored; did you mean Scenarios?",
+        "Notes: sheet not used by resilience; ignored",
+    ]
+
+
+def test_a_renamed_header_is_connected_to_the_missing_column_it_probably_is(tmp_path):
+    sheets = basic_sheets(Suppliers=[
+        ["supplier", "material", "cntry", "unit price", "capacity", "processing-country",
+         "comment"],
+        ["a", "gallium", "AAA", 10, 1000, "BBB", "ok"],
+    ])
+    errors, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == [
+        "Suppliers!C1: 'cntry' — did you mean country? (country is required)",
+        "Suppliers!D1: 'unit price' — did you mean unit_cost? (unit_cost is required)",
+    ]
+    assert warnings == [
+        "Suppliers!F1: unknown column, kept in the echo but not used; did you mean "
+        "processing_country? (found: 'processing-country')",
+        "Suppliers!G1: unknown column, kept in the echo but not used (found: 'comment')",
+    ]
+
+
+def test_a_header_sharing_a_word_with_one_missing_required_column(tmp_path):
+    sheets = basic_sheets(Materials=[
+        {"material": "gallium", "demand": 100, "penalty for shortage": 1000}])
+    errors, _ = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == ["Materials!C1: 'penalty for shortage' — did you mean shortage_penalty? "
+                      "(shortage_penalty is required)"]
+
+
+def test_a_missing_column_with_no_look_alike_is_reported_as_before(tmp_path):
+    sheets = basic_sheets(Suppliers=[["supplier", "material", "country", "capacity",
+                                      "notes"], ["a", "gallium", "AAA", 1000, "x"]])
+    errors, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == ["Suppliers!1:1: required column unit_cost is missing"]
+    assert warnings == ["Suppliers!E1: unknown column, kept in the echo but not used "
+                        "(found: 'notes')"]
+
+
+def test_a_near_miss_setting_name(tmp_path):
+    sheets = basic_sheets(Settings=[["key", "value"], ["riskaversion", 0.2],
+                                    ["colour", "red"]])
+    _, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert warnings == [
+        "Settings!A2: unknown setting, ignored (did you mean risk_aversion?) "
+        "(found: 'riskaversion')",
+        "Settings!A3: unknown setting, ignored (known: risk_aversion, cvar_alpha, "
+        "time_limit, mip_gap, currency, discount_rate) (found: 'colour')",
+    ]
+
+
+def test_every_message_at_once_from_the_command_line(tmp_path):
+    """Exit 2, every problem as Sheet!Cell: what is wrong, no traceback."""
+    sheets = basic_sheets()
+    sheets["Supplier"] = [
+        ["supplier", "material", "country", "unit price", "capacity"],
+        ["a", "galium", "AAB", 10, 1000]]
+    sheets.pop("Suppliers")
+    sheets["Countries"][0]["disruption_prob"] = 4
+    sheets["Countries"][1]["tariff"] = 25
+    write_workbook(tmp_path / "book.xlsx", sheets)
+    done = _cli(tmp_path, "validate", "book.xlsx")
+    assert done.returncode == 2, done
+    lines = [line.strip() for line in done.stderr.splitlines()]
+    assert lines == [
+        "Invalid input: 2 problems",
+        "Countries!B2: disruption_prob must be ≥ 0 and < 1: 4 = 400 %; write 0.04 or 4 % "
+        "(found: 4)",
+        "Suppliers: required sheet is missing; the sheet 'Supplier' looks like it: rename "
+        "it Suppliers",
+        "Warnings (2):",
+        "Countries!D3: tariff 25 = 2,500 %; if 25 % was meant, write 0.25 or 25 %",
+        "Supplier: sheet not used by resilience; ignored; did you mean Suppliers?",
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
+    # renamed, the sheet's own problems come out, near misses included
+    sheets["Suppliers"] = sheets.pop("Supplier")
+    sheets["Countries"][0]["disruption_prob"] = 0.04
+    write_workbook(tmp_path / "book.xlsx", sheets)
+    done = _cli(tmp_path, "validate", "book.xlsx")
+    assert done.returncode == 2, done
+    lines = [line.strip() for line in done.stderr.splitlines()]
+    assert lines[:4] == [
+        "Invalid input: 3 problems",
+        "Suppliers!D1: 'unit price' — did you mean unit_cost? (unit_cost is required)",
+        "Suppliers!B2: unknown material (not on Materials); did you mean gallium? "
+        "(found: 'galium')",
+        "Suppliers!C2: unknown country (not on Countries); did you mean AAA? (found: "
+        "'AAB')",
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
