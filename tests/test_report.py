@@ -147,7 +147,7 @@ def test_sheets_in_order_with_charts_and_frozen_headers(workbook):
     assert workbook.sheetnames == SHEETS
     assert workbook["Plan"].freeze_panes == "A2"
     assert workbook["Exposure"].freeze_panes == "C5"
-    assert workbook["Scenarios"].freeze_panes == "A5"
+    assert workbook["Scenarios"].freeze_panes is None  # two tables, one under the other
     assert workbook["Policies"].freeze_panes == "B5"
     assert len(workbook["Exposure"]._charts) == 2
     assert len(workbook["Scenarios"]._charts) == 1
@@ -283,13 +283,39 @@ def test_scenarios_costs_equal_the_json_and_the_cvar_weights_rebuild_cvar(solved
         summary["cvar"])
     for r in rows:
         assert r["shortage_cost"] + r["backup_cost"] == pytest.approx(r["recourse_cost"])
-    # The per-material table lists every shortage of the JSON.
-    listed = {(row[8], row[9]): row[11] for row in rows_of(sheet, 5)
-              if len(row) > 11 and row[8] and row[9]}
+    # The per-material table, under the costs, lists every shortage of the JSON.
+    table = sheet.tables["ScenarioMaterials"]
+    first, last = (int(part[1:]) for part in table.ref.split(":"))
+    assert first > cvar_row and table.ref.startswith("A")
+    assert [c.value for c in sheet[first]][:6] == ["scenario", "material", "unit",
+                                                   "shortage", "stock drawn",
+                                                   "backup called"]
+    listed = {(row[0], row[1]): row[3] for row in rows_of(sheet, first + 1)[:last - first]}
     for scenario in summary["scenarios"]:
         for material, short in scenario["shortage"].items():
             if short > 1e-6:
                 assert listed[(scenario["scenario"], material)] == pytest.approx(short)
+
+
+def test_the_scenarios_tables_stand_one_under_the_other(solved, workbook):
+    """Row by row, the costs of a scenario never sit beside another scenario's material:
+    nothing is written right of the cost table, and the material table starts below the
+    CVaR line with its own header and section title."""
+    result, summary, _ = solved
+    sheet = workbook["Scenarios"]
+    costs = sheet.tables["ScenarioCosts"].ref
+    assert costs.startswith("A") and costs.split(":")[1].startswith("G")
+    for row in sheet.iter_rows(min_row=1, values_only=True):
+        assert all(v is None for v in row[7:]), row
+    cvar_row = find_row(sheet, 1, "CVaR 95%")
+    section = next(r for r in range(cvar_row + 1, sheet.max_row + 1)
+                   if str(sheet.cell(r, 1).value or "").startswith("Each material short"))
+    assert sheet.cell(section + 1, 1).value == "scenario"
+    assert sheet.tables["ScenarioMaterials"].ref.startswith(f"A{section + 1}:F")
+    (chart,) = sheet._charts
+    assert chart.anchor._from.col >= 7, "the chart stands right of the cost table"
+    # 8 cm of chart from the cost table's header row down: the materials start below it
+    assert section - (chart.anchor._from.row + 1) >= 16
 
 
 def test_policies_every_row_with_limit_binding_and_cost(solved, workbook):

@@ -387,6 +387,59 @@ def test_period_columns_on_exposure_scenarios_and_policies(report):
         ("CN cap", "2027", "yes"), ("CN cap", "2028", "no")]
 
 
+def test_the_scenarios_tables_stand_one_under_the_other_over_a_horizon(report):
+    """As in one period: the scenarios (period, scenario, ...) with each period's
+    expectation and CVaR under them, then the materials (period, scenario, material,
+    ...) in the same columns further down, then the recourse by period; nothing stands
+    right of the nine columns of the first table, so no row mixes two tables."""
+    sheet = report["Scenarios"]
+    costs = sheet.tables["ScenarioCosts"].ref
+    materials = sheet.tables["ScenarioMaterials"].ref
+    assert costs.startswith("A") and costs.split(":")[1].startswith("I")
+    assert materials.startswith("A") and materials.split(":")[1].startswith("H")
+    costs_last = int(costs.split(":")[1][1:])
+    materials_first = int(materials.split(":")[0][1:])
+    total = next(r for r in range(1, sheet.max_row + 1)
+                 if sheet.cell(r, 1).value == "total (weighted)")
+    assert costs_last < total < materials_first
+    assert header(sheet, materials_first) == ["period", "scenario", "material", "unit",
+                                              "shortage", "stock drawn", "backup called",
+                                              "spot bought"]
+    assert body(sheet, materials_first + 1)[0][:3] == ("2028", "cn_cut", "gallium")
+    for row in sheet.iter_rows(values_only=True):
+        assert all(v is None for v in row[9:]), row
+
+
+def test_billions_of_recourse_fit_their_columns_on_the_scenarios_sheet(tmp_path):
+    """A held plan (A, 100 t from AAA in both periods) with a shortage penalty of 10^8 per
+    t: `a` cuts AAA in 2026 (R = 10^10) and `b` halves it in 2027 (R = 5 × 10^9), the
+    CVaR of each period (tail 5 % inside π = 10 %), 1.5 × 10^10 over both. Every number
+    on the Scenarios sheet, the per-period CVaR under the costs and the recourse by period
+    at the bottom included, fits its column with its thousands separators."""
+    a = Offer("A", "m", "AAA", "AAA", unit_cost=10.0, capacity=1000.0)
+    instance = Instance(
+        materials=(Material("m", "t", demand=100.0, shortage_penalty=1e8),),
+        countries=(Country("AAA"),), offers=(a,),
+        scenario_rows=(Scenario("a", 0.1, (ScenarioHit("AAA", "*", 0.0),), period="2026"),
+                       Scenario("b", 0.1, (ScenarioHit("AAA", "*", 0.5),), period="2027")),
+        periods=(Period("2026"), Period("2027")))
+    plan = tuple(PlanLine("A", "m", "AAA", "AAA", 100.0, 0.0, True, t)
+                 for t in ("2026", "2027"))
+    check = verify(instance, plan, {})
+    assert check.ok, check.problems
+    result = SolveResult(instance, Solution(Status.OPTIMAL, None, None, None, 0.0, 0.0,
+                                            plan=plan), check)
+    target = tmp_path / "big.xlsx"
+    write_solve_report(result, target)
+    sheet = load_workbook(target)["Scenarios"]
+    numbers = [(c.column_letter, c.value) for row in sheet.iter_rows() for c in row
+               if isinstance(c.value, int | float) and not isinstance(c.value, bool)]
+    assert max(v for _, v in numbers) == pytest.approx(1.5e10)
+    for letter, value in numbers:
+        width = sheet.column_dimensions[letter].width
+        assert len(f"{abs(value):,.2f}") + 1 <= width, (letter, value, width)
+
+
 def test_the_summary_splits_the_objective_by_period(report):
     """1 × 1500, 0.9 × 1320 = 1188, 0.8 × 1850 = 1480; they add up to 4168."""
     summary = report["Summary"]

@@ -350,11 +350,12 @@ MATERIAL_LOOKS = ["plain", "plain", "plain", "plain", "quantity_dash", "quantity
 
 def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                     summary: SolveSummary) -> Sheet:
-    """Scenarios period by period: each period's scenarios (their probabilities add up to
-    1 within the period), the recourse cost of this plan in each, and the CVaR weights
-    within the period; under them each period's expected recourse and CVaR; on the right
-    every material short, drawing stock, calling backup or buying spot. Below both, the
-    recourse cost of each scenario by period (the table the chart draws)."""
+    """Scenarios period by period, in tables one under the other: each period's
+    scenarios (their probabilities add up to 1 within the period), the recourse cost of
+    this plan in each and the CVaR weights within the period; under them each period's
+    expected recourse and CVaR; then every material short, drawing stock, calling backup
+    or buying spot; last the recourse cost of each scenario by period (the table the
+    chart draws)."""
     currency = currency_label(summary.currency)
     scenarios = scenario_rows(result)
     materials = result.instance.materials
@@ -363,7 +364,7 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
     periods = list(summary.periods)
     period_width = width_for(periods + ["period"], 8, 16)
     money = number_width([s["recourse_cost"] for s in scenarios], minimum=13)
-    right = [
+    detail = [
         ([s["period"], s["scenario"], m.id, m.unit, s["shortage"].get(m.id, 0.0),
           s["stock_drawn"].get(m.id, 0.0), s["backup_called"].get(m.id, 0.0),
           s["spot_bought"].get(m.id, 0.0)], MATERIAL_LOOKS)
@@ -371,15 +372,21 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
         if s["shortage"].get(m.id) or s["stock_drawn"].get(m.id)
         or s["backup_called"].get(m.id) or s["spot_bought"].get(m.id)
     ]
-    quantity = number_width([v for row, _ in right for v in row[4:]], minimum=11)
-    widths = [max(period_width, width_for(names, 12, 28)),
-              width_for(names + ["scenario"], 12, 28), 11,
-              9, money, money, money, money, 10, 3, period_width,
-              width_for(names + ["scenario"], 10, 28),
-              width_for([m.id for m in materials] + ["material"], 10, 28),
-              width_for([m.unit for m in materials] + ["unit"], 6, 12),
-              quantity, quantity, quantity, quantity]
-    sheet = Sheet.open(book, styles, "Scenarios", widths, freeze="C7", print_rows="6:6")
+    quantity = number_width([v for row, _ in detail for v in row[4:]], minimum=11)
+    widths = [max(period_width, width_for(names, 12, 28), 16.0),
+              width_for(names + ["scenario"], 12, 28),
+              max(11.0, width_for([m.id for m in materials] + ["material"], 10, 28)),
+              max(9.0, width_for([m.unit for m in materials] + ["unit"], 6, 12)),
+              max(money, quantity), max(money, quantity), max(money, quantity),
+              max(money, quantity),
+              # the weight in CVaR, and under it each period's CVaR
+              number_width([p.cvar for p in summary.by_period] + [summary.cvar],
+                           minimum=10)]
+    # the recourse by period, last: a period per column from B on, money in each
+    widths += [8.43] * max(0, 1 + len(periods) - len(widths))
+    for i in range(1, 1 + len(periods)):
+        widths[i] = max(widths[i], money)
+    sheet = Sheet.open(book, styles, "Scenarios", widths)
     sheet.write(["Scenarios — shortage and recourse cost of this plan in each disruption "
                  "scenario, period by period"], ["title"])
     sheet.write(["Each period faces its own scenarios: their probabilities add up to 100 % "
@@ -390,54 +397,50 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                  "the rest is short."], ["note"])
     sheet.write([f"CVaR {alpha:.0%} of a period: the mean recourse cost over that period's "
                  f"worst scenarios whose probabilities fill its {1 - alpha:.0%} tail. Costs in "
-                 f"{summary.currency}, before the period's weight; right: quantities in each "
-                 "material's unit."], ["note"])
+                 f"{summary.currency}, before the period's weight. Below: each material short, "
+                 "drawing stock, calling backup or buying spot, in its own unit."], ["note"])
     sheet.blank()
-    left_headers = (SCENARIO_HEADERS[:4] + [f"{SCENARIO_HEADERS[4]} ({currency})"]
-                    + SCENARIO_HEADERS[5:])
-    n_left = len(left_headers)
-    header_row = sheet.write(left_headers + [None] + MATERIAL_HEADERS,
-                             ["header_wrap"] * n_left + ["plain"]
-                             + ["header_wrap"] * len(MATERIAL_HEADERS), height=30)
-    left: list[tuple[list, list[str]]] = [
+    headers = (SCENARIO_HEADERS[:4] + [f"{SCENARIO_HEADERS[4]} ({currency})"]
+               + SCENARIO_HEADERS[5:])
+    n_cols = len(headers)
+    header_row = sheet.write(headers, "header_wrap", height=30)
+    rows: list[tuple[list, list[str]]] = [
         ([s["period"], s["scenario"], s["probability"], s["price_surge"], s["recourse_cost"],
           s["shortage_cost"], s["backup_cost"], s["weighted_cost"], s["cvar_weight"]],
          SCENARIO_LOOKS)
         for s in scenarios
     ]
-    n_scen = len(left)
+    n_scen = len(rows)
     # under the table: each period's expectation and CVaR
-    left.append(([None] * n_left, ["plain"] * n_left))
-    left.append((["period", None, "weight δ", None, "expected recourse", None, None, None,
-                  f"CVaR {alpha:.0%}"], ["header"] * n_left))
+    rows.append(([None] * n_cols, ["plain"] * n_cols))
+    rows.append((["period", None, "weight δ", None, "expected recourse", None, None, None,
+                  f"CVaR {alpha:.0%}"], ["header"] * n_cols))
     for p in summary.by_period:
-        left.append(([p.period, None, p.weight, None, p.expected_recourse_cost, None, None,
+        rows.append(([p.period, None, p.weight, None, p.expected_recourse_cost, None, None,
                       None, p.cvar],
                      ["plain", "plain", "weight", "plain", "money", "plain", "plain",
                       "plain", "money"]))
-    left.append((["total (weighted)", None, None, None, summary.expected_recourse_cost,
+    rows.append((["total (weighted)", None, None, None, summary.expected_recourse_cost,
                   None, None, None, summary.cvar],
                  ["label_total"] + ["total_rule"] * 3 + ["money_total"] + ["total_rule"] * 3
                  + ["money_total"]))
-    count = max(len(left), len(right))
-    blank_left = ([None] * n_left, ["plain"] * n_left)
-
-    def body():
-        for i in range(count):
-            lv, ll = left[i] if i < len(left) else blank_left
-            if i < len(right):
-                rv, rl = right[i]
-                yield lv + [None] + rv, ll + ["plain"] + rl
-            else:
-                yield lv, ll
-
-    sheet.stream_styled(body(), count)
+    rows += [([], []), ([], [])]
+    rows.append((["Each material short, drawing stock, calling backup or buying spot, by "
+                  "period and scenario (in the material's unit)"], ["section"]))
+    detail_header = header_row + len(rows) + 1
+    if detail:
+        rows.append((MATERIAL_HEADERS, ["header"] * len(MATERIAL_HEADERS)))
+        rows += detail
+    else:
+        rows.append((["No material is short, draws stock, calls backup or buys spot in any "
+                      "scenario."], ["note"]))
+    sheet.stream_styled(iter(rows), len(rows))
     if n_scen:
-        sheet.table("ScenarioCosts", left_headers, header_row, header_row + n_scen,
+        sheet.table("ScenarioCosts", headers, header_row, header_row + n_scen,
                     stripes=False)
-    if right:
-        sheet.table("ScenarioMaterials", MATERIAL_HEADERS, header_row,
-                    header_row + len(right), first_col=n_left + 2, stripes=False)
+    if detail:
+        sheet.table("ScenarioMaterials", MATERIAL_HEADERS, detail_header,
+                    detail_header + len(detail), stripes=False)
     _recourse_by_period(sheet, summary, scenarios, currency)
     return sheet
 

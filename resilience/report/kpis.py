@@ -648,14 +648,18 @@ def scenario_rows(result: SolveResult) -> list[dict[str, Any]]:
     instance, check = result.instance, result.verification
     penalty = {m.id: m.shortage_penalty for m in instance.materials}
     if instance.multi_period:
-        groups = [(p.period, p.weight, p.demand, list(p.scenarios)) for p in check.periods]
+        groups = [(p.period, p.weight, p.demand, list(p.scenarios), p.first_stage_cost)
+                  for p in check.periods]
     else:
         groups = [("", 1.0, {m.id: m.demand for m in instance.materials},
-                   list(check.scenarios))]
+                   list(check.scenarios), check.first_stage_cost)]
     tail = 1.0 - instance.settings.cvar_alpha
     rows = []
-    for period, weight, demand, scenarios in groups:
+    for period, weight, demand, scenarios, first_stage in groups:
         weights = _cvar_weights(scenarios, tail)
+        # money below a billionth of the plan's costs is solver noise (backup called in
+        # units of 1e-9), shown as nothing rather than as 0.00
+        scale = max([abs(first_stage)] + [abs(s.recourse_cost) for s in scenarios])
 
         def units(values: dict[str, float], demand=demand) -> dict[str, float]:
             return {m: _denoise(v, demand.get(m, 1.0)) for m, v in values.items()}
@@ -663,12 +667,13 @@ def scenario_rows(result: SolveResult) -> list[dict[str, Any]]:
         for i, s in enumerate(scenarios):
             shortage = units(s.shortage)
             shortage_cost = sum(penalty[m] * u for m, u in shortage.items())
-            backup_cost = _denoise(s.recourse_cost - shortage_cost, s.recourse_cost)
+            recourse = _denoise(s.recourse_cost, scale)
+            backup_cost = _denoise(recourse - shortage_cost, scale)
             rows.append({
                 "scenario": s.scenario, "probability": s.probability,
-                "recourse_cost": s.recourse_cost, "shortage_cost": shortage_cost,
+                "recourse_cost": recourse, "shortage_cost": shortage_cost,
                 "backup_cost": max(0.0, backup_cost),
-                "weighted_cost": s.probability * s.recourse_cost, "cvar_weight": weights[i],
+                "weighted_cost": s.probability * recourse, "cvar_weight": weights[i],
                 "shortage": shortage, "stock_drawn": units(s.stock_drawn),
                 "backup_called": units(s.backup_called),
                 "period": period, "period_weight": weight,

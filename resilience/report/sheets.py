@@ -24,7 +24,7 @@ from resilience.report.layout import (
 CM_PER_WIDTH_UNIT = 0.2  # one unit of Excel column width, in centimetres (about 7.5 px)
 
 
-def _column_after(widths: list[float], first: int, centimetres: float) -> int:
+def column_after(widths: list[float], first: int, centimetres: float) -> int:
     """The column whose left edge lies at least `centimetres` right of column `first`."""
     covered, col = 0.0, first
     while covered < centimetres:
@@ -95,7 +95,7 @@ def exposure_sheet(book: Workbook, styles: Styles, result: SolveResult,
                         for col in range(first_country, last_country + 1)],
                 y_title="share of demand", y_format="0%", width=width, height=height,
                 y_max=1.0)
-            column = 1 if i == 0 else _column_after(widths, 1, width + 0.5)
+            column = 1 if i == 0 else column_after(widths, 1, width + 0.5)
             sheet.ws.add_chart(chart, f"{get_column_letter(column)}{anchor_row}")
     return sheet
 
@@ -114,14 +114,17 @@ MATERIAL_LOOKS = ["plain", "plain", "plain", "quantity_dash", "quantity_dash",
 
 def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                     summary: SolveSummary) -> Sheet:
+    """Two tables, one under the other: per scenario, its probability, recourse cost and
+    weight in the CVaR (with the expectation and the CVaR under it, and a chart beside
+    it); then per scenario and material, every material short, drawing stock or calling
+    backup."""
     currency = currency_label(summary.currency)
     scenarios = scenario_rows(result)
     materials = result.instance.materials
     alpha = result.instance.settings.cvar_alpha
     names = [s["scenario"] for s in scenarios]
-    name_width = width_for(names + ["expected (Σ probability × cost)"], 12, 34)
     money = number_width([s["recourse_cost"] for s in scenarios], minimum=13)
-    right = [
+    detail = [
         ([s["scenario"], m.id, m.unit, s["shortage"].get(m.id, 0.0),
           s["stock_drawn"].get(m.id, 0.0), s["backup_called"].get(m.id, 0.0)],
          MATERIAL_LOOKS)
@@ -129,62 +132,59 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
         if s["shortage"].get(m.id) or s["stock_drawn"].get(m.id)
         or s["backup_called"].get(m.id)
     ]
-    quantity = number_width([v for row, _ in right for v in row[3:]], minimum=11)
-    widths = [name_width, 11, money, money, money, money, 10, 3,
-              width_for(names + ["scenario"], 10, 28),
-              width_for([m.id for m in materials] + ["material"], 10, 28),
-              width_for([m.unit for m in materials] + ["unit"], 6, 12),
-              quantity, quantity, quantity]
-    sheet = Sheet.open(book, styles, "Scenarios", widths, freeze="A5", print_rows="4:4")
+    quantity = number_width([v for row, _ in detail for v in row[3:]], minimum=11)
+    widths = [width_for(names + ["expected (Σ probability × cost)"], 12, 34),
+              max(11.0, width_for([m.id for m in materials] + ["material"], 10, 28)),
+              max(money, width_for([m.unit for m in materials] + ["unit"], 6, 12)),
+              max(money, quantity), max(money, quantity), max(money, quantity), 10]
+    sheet = Sheet.open(book, styles, "Scenarios", widths)
     sheet.write(["Scenarios — shortage and recourse cost of this plan in each disruption "
                  "scenario"], ["title"])
     sheet.write(["Recomputed from the plan with the least-cost recourse: stock is drawn "
                  "first, then the cheapest reserved backup that costs less than a shortage, "
-                 "then demand goes unmet. Right: every material short, drawing stock or "
-                 "calling backup in a scenario, in its own unit."], ["note"])
+                 "then demand goes unmet. Below the costs: each material short, drawing "
+                 "stock or calling backup in a scenario, in its own unit."], ["note"])
     sheet.write([f"CVaR {alpha:.0%}: the mean recourse cost over the worst scenarios whose "
                  f"probabilities fill the {1 - alpha:.0%} tail, each counted with its weight "
                  f"in CVaR. Costs in {summary.currency}."], ["note"])
-    left_headers = [SCENARIO_HEADERS[0], SCENARIO_HEADERS[1],
-                    f"{SCENARIO_HEADERS[2]} ({currency})"] + SCENARIO_HEADERS[3:]
-    header_row = sheet.write(left_headers + [None] + MATERIAL_HEADERS,
-                             ["header_wrap"] * 7 + ["plain"] + ["header_wrap"] * 6, height=30)
-
-    left: list[tuple[list, list[str]]] = [
+    headers = [SCENARIO_HEADERS[0], SCENARIO_HEADERS[1],
+               f"{SCENARIO_HEADERS[2]} ({currency})"] + SCENARIO_HEADERS[3:]
+    header_row = sheet.write(headers, "header_wrap", height=30)
+    rows: list[tuple[list, list[str]]] = [
         ([s["scenario"], s["probability"], s["recourse_cost"], s["shortage_cost"],
           s["backup_cost"], s["weighted_cost"], s["cvar_weight"]], SCENARIO_LOOKS)
         for s in scenarios
     ]
-    n_scen = len(left)
+    n_scen = len(rows)
     expected = [sum(s["probability"] * s[key] for s in scenarios)
                 for key in ("recourse_cost", "shortage_cost", "backup_cost")]
-    left.append((["expected (Σ probability × cost)", sum(s["probability"] for s in scenarios),
+    rows.append((["expected (Σ probability × cost)", sum(s["probability"] for s in scenarios),
                   expected[0], expected[1], expected[2], expected[0], None],
                  ["label_total", "percent_fine_total", "money_total", "money_total",
                   "money_total", "money_total", "total_rule"]))
-    left.append(([f"CVaR {alpha:.0%}", None, summary.cvar, None, None, None,
+    rows.append(([f"CVaR {alpha:.0%}", None, summary.cvar, None, None, None,
                   sum(s["cvar_weight"] for s in scenarios)],
                  ["label_bold", "plain", "money_bold", "plain", "plain", "plain",
                   "percent_bold"]))
-    count = max(len(left), len(right))
-    blank_left = ([None] * 7, ["plain"] * 7)
-
-    def body():
-        for i in range(count):
-            lv, ll = left[i] if i < len(left) else blank_left
-            if i < len(right):
-                rv, rl = right[i]
-                yield lv + [None] + rv, ll + ["plain"] + rl
-            else:
-                yield lv, ll
-
-    first, _ = sheet.stream_styled(body(), count)
+    # the chart stands beside the costs; the materials start below both
+    chart_rows = 17 if n_scen else 0
+    rows += [([], [])] * max(2, chart_rows - len(rows))
+    rows.append((["Each material short, drawing stock or calling backup, by scenario (in "
+                  "the material's unit)"], ["section"]))
+    detail_header = header_row + len(rows) + 1
+    if detail:
+        rows.append((MATERIAL_HEADERS, ["header"] * len(MATERIAL_HEADERS)))
+        rows += detail
+    else:
+        rows.append((["No material is short, draws stock or calls backup in any scenario."],
+                     ["note"]))
+    first, _ = sheet.stream_styled(iter(rows), len(rows))
     if n_scen:
-        sheet.table("ScenarioCosts", left_headers, header_row, header_row + n_scen,
+        sheet.table("ScenarioCosts", headers, header_row, header_row + n_scen,
                     stripes=False)
-    if right:
-        sheet.table("ScenarioMaterials", MATERIAL_HEADERS, header_row,
-                    header_row + len(right), first_col=9, stripes=False)
+    if detail:
+        sheet.table("ScenarioMaterials", MATERIAL_HEADERS, detail_header,
+                    detail_header + len(detail), stripes=False)
     if n_scen:
         chart = stacked_columns(
             sheet.ws, "Recourse cost by scenario", categories=(1, first, first + n_scen - 1),
@@ -192,7 +192,7 @@ def scenarios_sheet(book: Workbook, styles: Styles, result: SolveResult,
                     (5, first, first + n_scen - 1, header_row)],
             y_title=currency, y_format="#,##0", width=max(14.0, min(28.0, 4 + 1.2 * n_scen)),
             height=8.0)
-        sheet.ws.add_chart(chart, f"A{first + n_scen + 3}")
+        sheet.ws.add_chart(chart, f"{get_column_letter(len(widths) + 2)}{header_row}")
     return sheet
 
 
