@@ -193,6 +193,15 @@ def test_summary_shows_the_objective_in_parts_that_add_up(solved, workbook):
     assert values["CVaR 95% of recourse cost"] == same(summary["cvar"])
     assert values["risk aversion λ"] == 0.3
     assert values["= objective"] == same(summary["objective"])
+    # the headline: the objective, said to be the λ-weighted blend, with the spend beside it
+    notes = {row[0]: row[2] for row in rows_of(sheet) if row[0] is not None}
+    labels = [row[0] for row in rows_of(sheet)]
+    headline = labels.index("objective (EUR)")
+    assert labels[headline + 1] == "spend: first-stage cost (EUR)"
+    assert headline < labels.index("solver objective (EUR)")
+    assert values["objective (EUR)"] == same(summary["objective"])
+    assert values["spend: first-stage cost (EUR)"] == same(summary["first_stage_cost"])
+    assert "λ-weighted" in notes["objective (EUR)"] and "λ = 0.3" in notes["objective (EUR)"]
     assert values["F"] + values["+ (1 − λ) × E[R]"] + values["+ λ × CVaR"] == pytest.approx(
         summary["objective"], rel=1e-12)
     assert values["first-stage cost F"] == pytest.approx(

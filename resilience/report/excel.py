@@ -124,6 +124,10 @@ def _summary_sheet(book: Workbook, styles: Styles, result: SolveResult,
         ("status", status, "label", "text_bold", STATUS_NOTES.get(status, "")),
         ("optimality gap", gap, "label", "percent_fine",
          "relative gap between this plan's cost and the proven bound"),
+        (f"objective ({currency})", terms["objective"], "label_bold", "money_bold",
+         f"λ-weighted blend: spend + (1 − λ)·E[R] + λ·CVaR, λ = {lam:g}"),
+        (f"spend: first-stage cost ({currency})", terms["first_stage_cost"], "label",
+         "money", "committed up front: orders, contracts, reserve, stock"),
         (f"solver objective ({currency})", summary.solver_objective, "label", "money",
          "as reported by HiGHS"),
         (f"best bound ({currency})", summary.bound, "label", "money",
@@ -262,6 +266,11 @@ def _horizon_summary_lines(left: list[tuple], summary: SolveSummary) -> list[tup
         label = line[0]
         if label == f"Objective ({currency})":
             line = (f"Objective ({currency}, Σ over periods of weight × cost)", *line[1:])
+        elif label == f"objective ({currency})":
+            line = (*line[:4], "Σ weight × (spend + (1 − λ)·E[R] + λ·CVaR), λ = "
+                    f"{summary.settings.risk_aversion:g}")
+        elif label == f"spend: first-stage cost ({currency})":
+            line = (*line[:4], "Σ weight × each period's first-stage cost")
         elif label == "contracts":
             line = ("plan lines", len(summary.plan), "label", "integer",
                     "one per contract and period, on the Plan sheet")
