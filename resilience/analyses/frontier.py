@@ -46,8 +46,21 @@ def _figures(result) -> dict[str, Any]:
     from resilience.analyses.compare import case_figures
 
     figures = case_figures(result)
-    figures["max_exact_hhi"] = figures["largest_hhi"]
+    figures["max_exact_hhi"] = _largest_exact_hhi(result.verification)
     return figures
+
+
+def _largest_exact_hhi(check) -> float:
+    """The exact HHI the uniform limit is about: the largest over materials, the
+    origin and processing stages (not the owner stage, which the limit leaves alone)
+    and, over a horizon, every period (the limit applies in each)."""
+    from resilience.domain import STAGES
+
+    by_period = check.hhi_by_period or {
+        m: {stage: {"": h} for stage, h in stages.items()} for m, stages in check.hhi.items()}
+    return max((h for stages in by_period.values() for stage, periods in stages.items()
+                if stage in STAGES for h in periods.values() if h is not None),
+               default=0.0)
 
 
 def hhi_chunk(payload: tuple) -> list[dict[str, Any]]:
