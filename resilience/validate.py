@@ -581,7 +581,8 @@ def _parse_column(raw: RawSheet, column: Column, sheet: Sheet, out: _Collector
         above = column.min_exclusive
         below = column.max_exclusive
         if column.implausible_from is not None:  # legal from there on, but warned about
-            high, below = column.implausible_from, True
+            # (max is None there): values below it, the largest float below, stay fast
+            high = math.nextafter(column.implausible_from, -math.inf)
         if above or below:
             values = [float(v) if (type(v) is float or type(v) is int)
                       and (low < v if above else low <= v)
