@@ -64,4 +64,10 @@ def test_highs_matches_the_cbc_optimum(case, embedded):
         f"HiGHS says {found:,.4f} with gap {gap:.2e}; CBC's optimum is {optimum:,.4f}")
     assert found >= optimum - TOLERANCE * abs(optimum), (
         f"HiGHS's verified plan {found:,.4f} beats CBC's optimum {optimum:,.4f}")
-    assert result.verification.objective == pytest.approx(found, rel=1e-6)
+    # The verifier re-optimises the recourse of the plan; an incumbent HiGHS stops at
+    # within its gap may carry recourse it had not finished optimising (seen on the
+    # horizon data set at gap 1e-4: 9e-6 above), so the plan's cost lies between CBC's
+    # optimum and what HiGHS says, not always at the latter.
+    verified = result.verification.objective
+    assert optimum * (1 - TOLERANCE) <= verified <= found * (1 + 1e-6), (
+        f"verified {verified:,.4f}; HiGHS {found:,.4f}; CBC {optimum:,.4f}")

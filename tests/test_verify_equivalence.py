@@ -219,11 +219,14 @@ def test_full_benchmark_plans_verify_the_same(size, seed):
 def test_embedded_data_plans_verify_the_same(strategy):
     instance = prepare_case(load(demo_workbook()), strategy=strategy)
     solution = solve_case(instance, with_duals=False).solution
+    # the embedded data set plans a horizon (SPEC §7): projects built and stock levels
+    # per period are part of the plan
+    horizon = {"investments": solution.investments, "stock_levels": solution.stock_levels}
     new = _check(instance, solution.plan, solution.stockpile, solution.objective,
-                 solution.bound)
+                 solution.bound, **horizon)
     assert new.ok
     # and evaluated as a fixed plan, without the planning rules
-    _check(instance, solution.plan, solution.stockpile, planning_rules=False)
+    _check(instance, solution.plan, solution.stockpile, planning_rules=False, **horizon)
 
 
 # ---- (d) SPEC §7 horizons --------------------------------------------------------------

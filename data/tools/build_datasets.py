@@ -1,36 +1,43 @@
-"""Build the embedded data sets in SPEC §2 workbook format.
+"""Build the embedded data sets in the workbook format of SPEC §2 and §7.
 
     python data/tools/build_datasets.py
 
 writes, next to this file,
 
-* ``critical-inputs.xlsx``: the embedded critical-inputs data set (nine materials, offers
-  derived from world supply shares, no Scenarios sheet: one generated scenario per country);
-* ``example.xlsx``: a small hand-sized example that uses every workbook feature once.
+* ``critical-inputs.xlsx``: the embedded critical-inputs data set, v2: an EU importer over
+  the horizon 2026-2030 (Periods, Demand), thirteen critical inputs, buyer-scale offers
+  with spot capacity and owner countries, partner-capacity projects, explicit scenarios
+  (material-specific, partial, correlated, dated, with price surges), the sanctions in
+  force and four strategies;
+* ``example.xlsx``: a small hand-sized example (v1 shape) that uses every v1 workbook
+  feature once.
 
-Inputs are the CSV files in ``sources/`` (verbatim copies of the reference data plus two
-hand-written tables, ``materials.csv`` and ``routes.csv``). Every modelling assumption is a
-named constant below and is explained in ``README.md``. Only the standard library, pandas
-and openpyxl are used; there is no randomness and no network access, and the workbooks are
-byte-for-byte reproducible (fixed document properties and zip timestamps).
+Inputs are the CSV files in ``sources/``: verbatim copies of the reference data
+(``supply_shares.csv``, ``countries.csv``, ``indicative_prices.csv`` and ``v2/*.csv``) and
+the hand-written v2 tables ``materials_v2.csv``, ``supply_v2.csv``, ``projects_v2.csv`` and
+``scenarios_v2.csv``, every row of which names its source or says it is an estimate. Every
+modelling assumption is a named constant below and is explained in ``README.md``. Only
+the standard library, pandas and openpyxl are used; there is no randomness and no network
+access, and the workbooks are byte-for-byte reproducible (fixed document properties and
+zip timestamps).
 
-The script checks what it builds and stops with an error if a check fails: every material's
-demand can be covered in full by firm orders under every combination of the strategies (no
-FEOC at either stage, at most 65 % per country per stage, at least 50 % from US FTA origins,
-and the library's 80 % US-FTA rule for battery minerals), and the generated disruption
-probabilities sum to less than 1.
+The script checks what it builds and stops with an error if a check fails: the stage
+shares of each material sum to 1 (100 % ± 0.05) and each producer's rows to its whole
+output in every period; no offer is above its producer's output (nor a project above its
+nameplate); every project names a row of the reference project table that has a source;
+every scenario has one probability and one surge, and the probabilities of each period
+sum to less than 1; every material can be covered in every period; minimum orders fit
+their capacities.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import math
 import os
 import re
 import tempfile
 import zipfile
-from collections import deque
 from datetime import datetime
 from pathlib import Path
 
@@ -45,71 +52,79 @@ HERE = Path(__file__).resolve().parents[1]
 SOURCES = HERE / "sources"
 
 # --------------------------------------------------------------------------------------
-# Stated assumptions (see README.md)
+# Stated assumptions of critical-inputs.xlsx (see README.md)
 # --------------------------------------------------------------------------------------
 
-# Demand: a hypothetical importer taking 4 % of world supply of each material ...
-IMPORTER_SHARE = 0.04
-# ... but never more than 75 % of what can be covered in full under the most restrictive
-# combination of the strategies below (no FEOC, 65 % cap per country per stage, half from
-# US FTA partners, 80 % of battery minerals from US FTA partners as in
-# models/strategies/friendshoring_80.toml), so every strategy stays feasible with a third
-# of spare capacity: enough for the +30 % demand-surge what-if.
-COVER_SLACK = 0.75
-
-# Disruption probability per country and period, from the WGI political-stability
-# percentile rank r (0-100): p = 0.003 + 0.03 * (1 - r / 100), plus a geopolitical extra;
-# rounded to 3 decimals. Kept small so that the ~28 generated one-country scenarios sum to
-# well below 1 and what-ifs can still raise them.
-PROB_FLOOR = 0.003
-PROB_SPAN = 0.03
-GEO_EXTRA = {"CHN": 0.03, "TWN": 0.03}  # export-control risk; cross-strait blockade risk
-ROW_RANK = 50.0  # the rest-of-world aggregate is treated as a middling (median-rank) producer
-
-# Tariffs (illustrative, US-style schedule for a US-aligned importer).
-TARIFF_FEOC = 0.25  # Section 301-like on China; Russia treated alike
-TARIFF_FTA = 0.0  # US FTA partners (and the US itself)
-TARIFF_OTHER = 0.03  # MFN-like, including the rest-of-world aggregate
-
-# Unit cost = indicative price x factor of the processing country's class,
-# x (1 + TOLL) when ore is processed in a different country from where it was mined.
-PRICE_FACTOR_CHN = 0.75  # lowest-cost producer: -25 % (cf. polysilicon 4.5 vs 20.36 USD/kg)
-PRICE_FACTOR_FEOC = 0.85  # other FEOC producers: -15 %
-PRICE_FACTOR_OECD = 1.20  # OECD producers: +20 %
-PRICE_FACTOR_ROW = 1.10  # rest-of-world aggregate: +10 % (small, scattered suppliers)
-PRICE_FACTOR_OTHER = 1.00  # other producers
-TOLL = 0.03  # freight and toll-processing margin for cross-border routes
-
-SHORTAGE_MULT = 4.0  # shortage penalty = 4 x indicative price
-STOCKPILE_COST_SHARE = 0.10  # carrying cost per unit and period = 10 % of price
-STOCKPILE_CAP_SHARE = 0.50  # strategic stock capped at half a period's demand
-FIXED_COST_SHARE = 0.02  # contract set-up on OECD-processed offers = 2 % of the most the
-#                          contract can deliver (min(capacity, demand)) at the indicative price
-MIN_ORDER_SHARE = 0.10  # minimum offtake on OECD-processed offers = 10 % of demand ...
+# Who buys: an EU member state's industry (a stand-in, not a named country), sized at 3 %
+# of world supply of each input (range 2-5 %: Germany is ~4 % of world GDP and ~5 % of
+# world manufacturing value added; France and Italy 2-3 %).
+IMPORTER_SHARE = 0.03
+PERIODS = ["2026", "2027", "2028", "2029", "2030"]
+DISCOUNT_RATE = 0.03  # real, the European Commission's Better Regulation Toolbox rate
+CAPACITY_BASIS_YEAR = 2028  # producers' output is taken at mid-horizon (world growth)
+# Buyer-scale offers: the importer can contract up to FLEX times its pro-rata share
+# (IMPORTER_SHARE) of a producer's output (range 1.5-3), times the producer's export
+# factor where a standing export control cuts what leaves the country.
+FLEX = 2.0
+# Partner-capacity projects: the importer co-funds PARTNER_CAPEX_SHARE of the capex
+# against an offtake of PARTNER_OFFTAKE_SHARE of the output (offtakes commonly exceed
+# equity stakes: GM 38 % of Thacker Pass, LGES up to 80 % of Electra, JARE up to 65 % of
+# Lynas' Dy/Tb), at RAMP_UP of nameplate (new plants run below nameplate for years).
+PARTNER_CAPEX_SHARE = 0.20
+PARTNER_OFFTAKE_SHARE = 0.40
+RAMP_UP = 0.60
+# A project's capex counts only for the part of its life inside the horizon: capex x
+# min(1, years online by 2030 if started at the earliest / life). The rest buys output
+# after 2030, which the horizon does not value.
+HORIZON_END = 2030
+TOLL = 0.03  # freight and toll margin when ore is processed outside its origin country
+STOCKPILE_COST_SHARE = 0.10  # carrying cost per unit-year = 10 % of the outside-China price
+STOCKPILE_CAP_SHARE = 0.50  # strategic stock at most half of the 2026 demand (~6 months)
+FIXED_COST_SHARE = 0.02  # contract set-up on OECD-processed offers, as in v1
+MIN_ORDER_SHARE = 0.10  # minimum offtake on OECD-processed offers = 10 % of 2026 demand ...
 MIN_ORDER_CAP_SHARE = 0.50  # ... where that is at most half the offer's capacity
 RESERVE_COST_SHARE = 0.10  # reserved backup capacity costs 10 % of the unit cost
-RESERVE_OFFERS = {  # (material, origin, processing) offers that sell reserve capacity
-    ("rare_earths", "AUS", "MYS"),
-    ("gallium", "JPN", "JPN"),
-    ("germanium", "CAN", "CAN"),
-    ("cobalt", "COD", "FIN"),
-    ("wafers_lt10nm", "KOR", "KOR"),
-    ("lng", "QAT", "QAT"),
+RESERVE_OFFERS = {  # suppliers that sell reserved backup capacity
+    "Lynas Malaysia (Mt Weld feed)", "Japan gallium producers", "Teck Trail (Canada)",
+    "Umicore Kokkola (DRC feed, 2028-)", "Samsung Korea", "US LNG exporters",
 }
+EU_CRMA_CAP = 0.65  # Regulation (EU) 2024/1252 Art. 5(1)(d), 2030 benchmark
+EU_CRMA_FROM = "2030"
+CHINA_PLUS_ONE_CAP = 0.50
+CHINA_PLUS_ONE_FROM = "2028"
+FRIENDSHORING_TARGET = 0.80
+FRIENDSHORING_FROM = "2030"
+FRIENDSHORING_MARGIN = 0.90  # at most 90 % of what allied capacity can carry in 2030
+ALLY_FLAGS = ("NATO", "EU", "G7", "OECD", "Quad")  # ALLY = member of any of these
 
-# Strategies (Policies sheet), and the library strategy the demand rule also respects.
-EU_CRMA_CAP = 0.65
-FRIENDSHORING_SHARE = 0.50
-FRIENDSHORING_80_SHARE = 0.80
-FRIENDSHORING_80_MATERIALS = {"lithium", "nickel", "cobalt", "graphite"}
-
-SETTINGS = [
+SETTINGS_V2 = [
     ("risk_aversion", 0.3),
     ("cvar_alpha", 0.95),
     ("time_limit", 60),
     ("mip_gap", 0.0001),
     ("currency", "USD"),
+    ("discount_rate", DISCOUNT_RATE),
 ]
+
+# --------------------------------------------------------------------------------------
+# Assumptions of example.xlsx (v1 shape; unchanged)
+# --------------------------------------------------------------------------------------
+
+# Disruption probability per country from the WGI political-stability percentile rank
+# r (0-100): p = 0.003 + 0.03 * (1 - r / 100), plus a geopolitical extra; rounded to 3
+# decimals.
+PROB_FLOOR = 0.003
+PROB_SPAN = 0.03
+GEO_EXTRA = {"CHN": 0.03, "TWN": 0.03}  # export-control risk; cross-strait blockade risk
+ROW_RANK = 50.0  # the rest-of-world aggregate is treated as a middling (median-rank) producer
+TARIFF_FEOC = 0.25  # Section 301-like on China; Russia treated alike
+TARIFF_FTA = 0.0  # US FTA partners (and the US itself)
+TARIFF_OTHER = 0.03  # MFN-like, including the rest-of-world aggregate
+PRICE_FACTOR_CHN = 0.75
+PRICE_FACTOR_FEOC = 0.85
+PRICE_FACTOR_OECD = 1.20
+PRICE_FACTOR_ROW = 1.10
+PRICE_FACTOR_OTHER = 1.00
 
 GROUP_FLAGS = [  # countries.csv column -> group tag, in the order written
     ("NATO", "NATO"),
@@ -124,12 +139,11 @@ GROUP_FLAGS = [  # countries.csv column -> group tag, in the order written
 
 ROW = "ROW"
 ROW_NAME = "Rest of world (aggregate)"
-SHORT_NAMES = {ROW: "Rest-of-world", "COD": "DR Congo", "USA": "US"}  # supplier labels
 
 FIXED_TIME = datetime(2025, 1, 1)
 ZIP_TIME = (2025, 1, 1, 0, 0, 0)
 
-SHEET_COLUMNS = {
+V1_COLUMNS = {
     "Materials": ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
                   "max_stockpile"],
     "Countries": ["country", "name", "disruption_prob", "groups", "tariff"],
@@ -140,47 +154,358 @@ SHEET_COLUMNS = {
                   "whatif"],
     "Settings": ["key", "value"],
 }
+V2_COLUMNS = {
+    "Materials": ["material", "unit", "demand", "shortage_penalty", "stockpile_cost",
+                  "max_stockpile", "initial_stock", "stock_price"],
+    "Countries": ["country", "name", "disruption_prob", "groups", "tariff"],
+    "Suppliers": ["supplier", "material", "country", "processing_country", "owner_country",
+                  "unit_cost", "capacity", "spot_capacity", "min_order", "fixed_cost",
+                  "reserve_cost", "tariff", "available_from", "available_until", "capex",
+                  "lead_time"],
+    "Policies": ["rule", "material", "target", "stage", "value", "strategy", "whatif",
+                 "from_period", "name"],
+    "Scenarios": ["scenario", "probability", "period", "country", "material",
+                  "capacity_factor", "price_surge", "whatif"],
+    "Periods": ["period", "weight"],
+    "Demand": ["material", "period", "demand", "whatif"],
+    "Settings": ["key", "value"],
+}
 
 
 class BuildError(RuntimeError):
     pass
 
 
-# --------------------------------------------------------------------------------------
-# Reading the sources
-# --------------------------------------------------------------------------------------
-
-
-def read_sources() -> dict[str, pd.DataFrame]:
-    def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(SOURCES / name, dtype=str, keep_default_na=False)
-
-    return {
-        "shares": read("supply_shares.csv"),
-        "countries": read("countries.csv"),
-        "prices": read("indicative_prices.csv"),
-        "materials": read("materials.csv"),
-        "routes": read("routes.csv"),
-    }
-
-
-def num(text: str) -> float | None:
+def num(text) -> float | None:
     text = str(text).strip()
-    return float(text) if text else None
+    return float(text) if text and text.lower() != "nan" else None
 
 
-def share_block(shares: pd.DataFrame, material: str, stage: str) -> tuple[dict, float]:
-    """Shares (fractions) by country code and the block's total quantity."""
-    rows = shares[(shares["material"] == material) & (shares["stage"] == stage)]
-    if rows.empty:
-        raise BuildError(f"no supply_shares rows for {material!r} / {stage!r}")
-    if rows["year"].nunique() != 1:
-        raise BuildError(f"several years for {material!r} / {stage!r}")
-    fractions = {r.country_iso3: float(r.share_pct) / 100.0 for r in rows.itertuples()}
-    quantities = [num(q) for q in rows["quantity"]]
-    total = sum(q for q in quantities if q is not None) if all(
-        q is not None for q in quantities) else math.nan
-    return fractions, total
+def nice(x: float) -> float | int:
+    """Plain Python number; integers where the value is integral."""
+    x = float(x)
+    return int(round(x)) if abs(x - round(x)) < 1e-9 else x
+
+
+def sig(x: float, digits: int = 3) -> float:
+    """Round to `digits` significant figures."""
+    if x == 0:
+        return 0.0
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def read(name: str) -> pd.DataFrame:
+    return pd.read_csv(SOURCES / name, dtype=str, keep_default_na=False)
+
+
+# --------------------------------------------------------------------------------------
+# The critical-inputs data set (v2)
+# --------------------------------------------------------------------------------------
+
+
+class Countries:
+    """countries.csv: names and group tags; THIRD_COUNTRY (not in the EU) and ALLY (a
+    member of NATO, the EU, the G7, the OECD or the Quad) are derived from the flags."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.rows = {r["iso3"]: r for _, r in table.iterrows()}
+
+    def flag(self, code: str, column: str) -> bool:
+        return code != ROW and self.rows[code][column].strip() in ("1", "1.0")
+
+    def name(self, code: str) -> str:
+        return ROW_NAME if code == ROW else self.rows[code]["name"]
+
+    def tags(self, code: str) -> list[str]:
+        if code == ROW:
+            return []
+        if code not in self.rows:
+            raise BuildError(f"country {code} is not in countries.csv")
+        tags = [tag for column, tag in GROUP_FLAGS if self.flag(code, column)]
+        if not self.flag(code, "EU"):
+            tags.append("THIRD_COUNTRY")
+        if any(self.flag(code, column) for column in ALLY_FLAGS):
+            tags.append("ALLY")
+        return tags
+
+
+def growth(mat, year: int) -> float:
+    """World demand (and supply) in `year` relative to the material's base year: the
+    published growth to 2030, spread evenly (geometrically) over the years."""
+    base = int(mat["base_year"])
+    return (1.0 + float(mat["growth_2030"])) ** ((year - base) / (HORIZON_END - base))
+
+
+def unit_cost(mat, producer: str, origin: str, factor: float) -> float:
+    price = float(mat["price_china"] if producer == "CHN" else mat["price_other"])
+    toll = 1.0 + TOLL if origin != producer else 1.0
+    return price * factor * toll
+
+
+def active(row, period: str) -> bool:
+    start = row["available_from"] or PERIODS[0]
+    end = row["available_until"] or PERIODS[-1]
+    return start <= period <= end
+
+
+def build_critical_inputs():
+    materials = read("materials_v2.csv")
+    supply = read("supply_v2.csv")
+    projects = read("projects_v2.csv")
+    scenarios = read("scenarios_v2.csv")
+    reference_projects = read("v2/projects.csv")
+    countries = Countries(read("countries.csv"))
+    mats = {m["material"]: m for _, m in materials.iterrows()}
+    for name, m in mats.items():
+        for column in ("world_source", "growth_source", "price_source", "penalty_basis"):
+            if not m[column].strip():
+                raise BuildError(f"{name}: {column} is empty (every number needs a source)")
+
+    offers, materials_out, demand_rows, audit = [], [], [], []
+    for name, m in mats.items():
+        rows = supply[supply["material"] == name]
+        if rows.empty:
+            raise BuildError(f"{name}: no supply rows")
+        # Check: the producers' stage shares sum to 100 % (a published share table).
+        producers = rows.drop_duplicates("producer")
+        total = sum(float(s) for s in producers["stage_share"])
+        if abs(total - 100.0) > 0.05:
+            raise BuildError(f"{name}: stage shares sum to {total:.3f} %, not 100 %")
+        # Check: in every period, the rows of a producer carry its whole output once.
+        for producer, group in rows.groupby("producer"):
+            for period in PERIODS:
+                parts = sum(float(r["part"]) for _, r in group.iterrows() if active(r, period))
+                if abs(parts - 1.0) > 1e-3:
+                    raise BuildError(f"{name}/{producer}: parts sum to {parts} in {period}")
+        # The purchased product's share by producer: stage share x product fraction.
+        fractions = {p: float(g["product_fraction"].iloc[0])
+                     for p, g in rows.groupby("producer")}
+        weight = {r["producer"]: float(r["stage_share"]) / 100 * fractions[r["producer"]]
+                  for _, r in producers.iterrows()}
+        world = float(m["world_supply"]) * sum(weight.values())
+        share = {p: w / sum(weight.values()) for p, w in weight.items()}
+        basis = world * growth(m, CAPACITY_BASIS_YEAR)
+        demand = {t: IMPORTER_SHARE * world * growth(m, int(t)) for t in PERIODS}
+        demand = {t: sig(d) for t, d in demand.items()}
+        d0 = demand[PERIODS[0]]
+        price_other = float(m["price_other"])
+        stock = m["stockpile"] == "yes"
+        materials_out.append({
+            "material": name, "unit": m["unit"], "demand": nice(d0),
+            "shortage_penalty": nice(float(m["penalty_mult"]) * price_other),
+            "stockpile_cost": nice(round(STOCKPILE_COST_SHARE * price_other, 2)) if stock else None,
+            "max_stockpile": nice(sig(STOCKPILE_CAP_SHARE * d0, 2)) if stock else None,
+            "initial_stock": None,
+            "stock_price": nice(price_other) if stock else None,
+        })
+        demand_rows += [{"material": name, "period": t, "demand": nice(d)}
+                        for t, d in demand.items()]
+        for _, r in rows.iterrows():
+            route = share[r["producer"]] * float(r["part"])
+            output = route * basis  # the producer's output carried by this row
+            if r["offer"] != "yes":
+                continue
+            factor = float(r["export_factor"])
+            capacity = FLEX * IMPORTER_SHARE * output * factor
+            if capacity > output + 1e-9:
+                raise BuildError(f"{r['supplier']}: offer above its producer's output")
+            offers.append({
+                "supplier": r["supplier"], "material": name, "country": r["origin"],
+                "processing_country": r["producer"], "owner_country": r["owner"],
+                "unit_cost": round(unit_cost(m, r["producer"], r["origin"],
+                                             float(r["price_factor"]))),
+                "capacity": round(capacity),
+                "spot_capacity": round(float(m["spot_share"]) * IMPORTER_SHARE * output * factor),
+                "available_from": r["available_from"] or None,
+                "available_until": r["available_until"] or None,
+                "output": output, "kind": "producer",
+            })
+        audit.append({"material": name, "unit": m["unit"], "world": world,
+                      "demand_2026": d0, "demand_2030": demand[PERIODS[-1]],
+                      "price_china": float(m["price_china"]), "price_other": price_other})
+
+    # Announced plants (offers with a window) and partner-capacity projects.
+    known = {r["project"]: r for _, r in reference_projects.iterrows()}
+    project_audit = []
+    for _, p in projects.iterrows():
+        ref = known.get(p["ref_project"])
+        if ref is None or not ref["source_url"].startswith("http"):
+            raise BuildError(f"{p['key']}: no sourced row {p['ref_project']!r} in v2/projects.csv")
+        m = mats[p["material"]]
+        nameplate = float(p["nameplate"]) * float(p["to_model_unit"])
+        start = int(p["available_from"])
+        row = {"supplier": p["supplier"], "material": p["material"], "country": p["origin"],
+               "processing_country": p["country"], "owner_country": p["owner"],
+               "unit_cost": round(unit_cost(m, p["country"], p["origin"],
+                                            float(p["price_factor"]))),
+               "available_from": p["available_from"], "available_until": None,
+               "output": nameplate}
+        if p["kind"] == "project":
+            lead = int(p["lead_time"])
+            online = start + lead
+            years = max(0, HORIZON_END - online + 1)
+            horizon_share = min(1.0, years / float(p["life_years"]))
+            stake = PARTNER_CAPEX_SHARE * float(p["capex_usd"])
+            capacity = PARTNER_OFFTAKE_SHARE * RAMP_UP * nameplate
+            row.update(capacity=round(capacity), spot_capacity=0,
+                       capex=round(stake * horizon_share, -3), lead_time=lead,
+                       kind="project")
+            project_audit.append({"project": p["supplier"], "material": p["material"],
+                                  "online": online, "capacity": round(capacity),
+                                  "capex_total": float(p["capex_usd"]), "stake": stake,
+                                  "horizon_share": horizon_share,
+                                  "capex_charged": row["capex"]})
+        else:
+            capacity = FLEX * IMPORTER_SHARE * RAMP_UP * nameplate
+            row.update(capacity=round(capacity),
+                       spot_capacity=round(float(m["spot_share"]) * IMPORTER_SHARE * nameplate),
+                       kind="announced")
+        if row["capacity"] > nameplate + 1e-9:
+            raise BuildError(f"{p['key']}: capacity above the plant's nameplate")
+        offers.append(row)
+
+    # Contract terms, as in v1: OECD-processed offers carry a set-up cost and a minimum
+    # offtake; a few sell reserved backup capacity.
+    demand0 = {m["material"]: float(m["demand"]) for m in materials_out}
+    price = {n: float(m["price_other"]) for n, m in mats.items()}
+    for o in offers:
+        o["min_order"] = o["fixed_cost"] = o["reserve_cost"] = None
+        if o["kind"] != "project" and "OECD" in countries.tags(o["processing_country"]):
+            d = demand0[o["material"]]
+            o["fixed_cost"] = round(FIXED_COST_SHARE * min(o["capacity"], d)
+                                    * price[o["material"]], -3) or None
+            if MIN_ORDER_SHARE * d <= MIN_ORDER_CAP_SHARE * o["capacity"]:
+                o["min_order"] = nice(sig(MIN_ORDER_SHARE * d, 2))
+        if o["supplier"] in RESERVE_OFFERS:
+            o["reserve_cost"] = round(RESERVE_COST_SHARE * o["unit_cost"])
+        if o["min_order"] is not None and o["min_order"] > o["capacity"]:
+            raise BuildError(f"{o['supplier']}: min_order above capacity")
+        if o["owner_country"] == o["country"]:
+            o["owner_country"] = None  # blank = the origin country (SPEC §7)
+    missing = RESERVE_OFFERS - {o["supplier"] for o in offers}
+    if missing:
+        raise BuildError(f"reserve offers not found: {sorted(missing)}")
+    keys = [(o["supplier"], o["material"], o["country"], o["processing_country"])
+            for o in offers]
+    if len(keys) != len(set(keys)):
+        raise BuildError("two offers share (supplier, material, country, processing_country)")
+
+    used = sorted({c for o in offers for c in (o["country"], o["processing_country"],
+                                                 o["owner_country"]) if c},
+                  key=lambda c: (c == ROW, c))
+    countries_out = [{"country": c, "name": countries.name(c), "disruption_prob": None,
+                      "groups": ", ".join(countries.tags(c)) or None, "tariff": 0}
+                     for c in used]
+
+    # Policies: the sanctions in force for an EU importer (always on), then strategies.
+    policies = [{
+        "rule": "exclude", "material": "lng", "target": "RUS", "stage": "both",
+        "name": "EU 19th sanctions package (Council, 23 Oct 2025): no Russian LNG "
+                "(no new contracts; short-term ones end Apr 2026, long-term 1 Jan 2027)"}]
+    for name, m in mats.items():
+        if m["crma_srm"] == "yes":
+            policies.append({
+                "rule": "max_country_share", "material": name, "target": "THIRD_COUNTRY",
+                "stage": "both", "value": EU_CRMA_CAP, "strategy": "eu_crma",
+                "from_period": EU_CRMA_FROM,
+                "name": "CRMA Reg. (EU) 2024/1252 Art. 5(1)(d): <= 65 % from one third "
+                        "country, each stage, by 2030"})
+    policies += [
+        {"rule": "exclude", "material": "*", "target": "FEOC", "stage": "both",
+         "strategy": "no_feoc",
+         "name": "PFE/FEOC screen (26 USC 7701(a)(51), 45X as amended 2025; DOE 89 FR "
+                 "37079): nothing mined or processed in CHN/RUS/IRN/PRK"},
+        {"rule": "exclude", "material": "*", "target": "FEOC", "stage": "owner",
+         "strategy": "no_feoc",
+         "name": "PFE/FEOC screen: nothing from entities owned or controlled from "
+                 "CHN/RUS/IRN/PRK, wherever they are"},
+        {"rule": "max_country_share", "material": "*", "target": "CHN", "stage": "both",
+         "value": CHINA_PLUS_ONE_CAP, "strategy": "china_plus_one",
+         "from_period": CHINA_PLUS_ONE_FROM,
+         "name": "China plus one (industry practice): China <= 50 % at each stage from 2028"},
+        {"rule": "max_country_share", "material": "*", "target": "CHN", "stage": "owner",
+         "value": CHINA_PLUS_ONE_CAP, "strategy": "china_plus_one",
+         "from_period": CHINA_PLUS_ONE_FROM,
+         "name": "China plus one: Chinese-owned plants <= 50 % from 2028"},
+    ]
+    friend = []
+    last = PERIODS[-1]
+    for name, m in mats.items():
+        if m["battery"] != "yes":
+            continue
+        allied = sum(o["capacity"] for o in offers if o["material"] == name
+                     and "ALLY" in countries.tags(o["processing_country"])
+                     and active({"available_from": o["available_from"] or "",
+                                 "available_until": o["available_until"] or ""}, last))
+        d_last = next(r["demand"] for r in demand_rows
+                      if r["material"] == name and r["period"] == last)
+        reachable = FRIENDSHORING_MARGIN * allied / d_last
+        value = min(FRIENDSHORING_TARGET, math.floor(reachable * 20) / 20)
+        if value < 0.05:
+            raise BuildError(f"{name}: allied capacity cannot carry any friend-shoring share")
+        friend.append((name, value, allied / d_last))
+        policies.append({
+            "rule": "min_group_share", "material": name, "target": "ALLY",
+            "stage": "processing", "value": value, "strategy": "friendshoring_80",
+            "from_period": FRIENDSHORING_FROM,
+            "name": f"Friend-shoring scenario (not a law): >= {value:.0%} refined in allied "
+                    f"countries by 2030 (80 % where allied capacity allows)"})
+
+    # Scenarios: one probability and one surge per scenario; per-period budget < 1.
+    scen_out = []
+    for name, group in scenarios.groupby("scenario", sort=False):
+        if group["probability"].nunique() != 1 or group["price_surge"].nunique() != 1:
+            raise BuildError(f"scenario {name}: rows disagree on probability or surge")
+        if not group["probability_basis"].iloc[0].strip():
+            raise BuildError(f"scenario {name}: no probability basis")
+        for _, r in group.iterrows():
+            if r["material"] != "*" and r["material"] not in mats:
+                raise BuildError(f"scenario {name}: unknown material {r['material']}")
+            scen_out.append({"scenario": name, "probability": float(r["probability"]),
+                             "period": r["period"] or None, "country": r["country"],
+                             "material": r["material"],
+                             "capacity_factor": float(r["capacity_factor"]),
+                             # as percent text: a bare 1.3 draws the validator's
+                             # "did you mean 1.3 %?" warning
+                             "price_surge": f"{float(r['price_surge']) * 100:g}%"})
+    budget = {}
+    for t in PERIODS:
+        present = {s["scenario"]: s["probability"] for s in scen_out
+                   if s["period"] in (None, t)}
+        budget[t] = sum(present.values())
+        if not budget[t] < 1:
+            raise BuildError(f"scenario probabilities sum to {budget[t]} in {t}")
+
+    # Coverage: in every period, what can be bought (windows, sanctions) covers demand.
+    for name in mats:
+        for t in PERIODS:
+            d = next(r["demand"] for r in demand_rows
+                     if r["material"] == name and r["period"] == t)
+            cap = sum(o["capacity"] for o in offers if o["material"] == name
+                      and active({"available_from": o["available_from"] or "",
+                                  "available_until": o["available_until"] or ""}, t)
+                      and not (name == "lng" and o["country"] == "RUS"))
+            if cap < d:
+                raise BuildError(f"{name}: capacity {cap} below demand {d} in {t}")
+            audit_row = next(a for a in audit if a["material"] == name)
+            audit_row[f"cover_{t}"] = cap / d
+
+    sheets = {
+        "Materials": materials_out,
+        "Countries": countries_out,
+        "Suppliers": offers,
+        "Policies": policies,
+        "Scenarios": scen_out,
+        "Periods": [{"period": t, "weight": None} for t in PERIODS],
+        "Demand": demand_rows,
+        "Settings": [{"key": k, "value": v} for k, v in SETTINGS_V2],
+    }
+    return sheets, audit, project_audit, friend, budget
+
+
+# --------------------------------------------------------------------------------------
+# Country attributes for the hand-sized example (v1 rules)
+# --------------------------------------------------------------------------------------
 
 
 class CountryInfo:
@@ -243,275 +568,7 @@ class CountryInfo:
 
 
 # --------------------------------------------------------------------------------------
-# Coverage checks: a small max-flow (origin stage -> route -> processing stage)
-# --------------------------------------------------------------------------------------
-
-
-def max_flow(arcs: list[tuple[str, str, float]], source: str, sink: str) -> float:
-    """Edmonds-Karp on a small graph given as (tail, head, capacity) arcs."""
-    residual: dict[str, dict[str, float]] = {}
-    for tail, head, cap in arcs:
-        residual.setdefault(tail, {}).setdefault(head, 0.0)
-        residual.setdefault(head, {}).setdefault(tail, 0.0)
-        residual[tail][head] += cap
-    total = 0.0
-    while True:
-        parent = {source: None}
-        queue = deque([source])
-        while queue and sink not in parent:
-            node = queue.popleft()
-            for nxt in sorted(residual[node]):
-                if nxt not in parent and residual[node][nxt] > 1e-12:
-                    parent[nxt] = node
-                    queue.append(nxt)
-        if sink not in parent:
-            return total
-        path, node = [], sink
-        while parent[node] is not None:
-            path.append((parent[node], node))
-            node = parent[node]
-        push = min(residual[t][h] for t, h in path)
-        for t, h in path:
-            residual[t][h] -= push
-            residual[h][t] += push
-        total += push
-
-
-STRATEGIES = ("eu_crma", "no_feoc", "friendshoring", "friendshoring_80")
-STRATEGY_SETS = [s for n in range(len(STRATEGIES) + 1)
-                 for s in itertools.combinations(STRATEGIES, n)]
-
-
-def friend_share(material: str, strategies: tuple[str, ...]) -> float:
-    share = 0.0
-    if "friendshoring" in strategies:
-        share = FRIENDSHORING_SHARE
-    if "friendshoring_80" in strategies and material in FRIENDSHORING_80_MATERIALS:
-        share = max(share, FRIENDSHORING_80_SHARE)
-    return share
-
-
-def coverable(offers: list[dict], tags, demand: float, strategies: tuple[str, ...]) -> float:
-    """Most of `demand` that firm orders can cover under the given strategies, in full
-    (with friend-shoring: at least the required share of demand from US-FTA origins)."""
-    inf = float("inf")
-    cap = EU_CRMA_CAP * demand if "eu_crma" in strategies else inf
-    friend = friend_share(offers[0]["material"], strategies) if offers else 0.0
-    arcs = []
-    origins, processors = set(), set()
-    for o in offers:
-        c, q = o["country"], o["processing_country"]
-        if "no_feoc" in strategies and ("FEOC" in tags(c) or "FEOC" in tags(q)):
-            continue
-        arcs.append((f"o:{c}", f"p:{q}", o["capacity"]))
-        origins.add(c)
-        processors.add(q)
-    for c in sorted(origins):
-        if friend:
-            hub = "hub:fta" if "US_FTA" in tags(c) else "hub:other"
-            arcs.append((hub, f"o:{c}", cap))
-        else:
-            arcs.append(("S", f"o:{c}", cap))
-    if friend:
-        arcs.append(("S", "hub:fta", inf))
-        arcs.append(("S", "hub:other", (1.0 - friend) * demand))
-    for q in sorted(processors):
-        arcs.append((f"p:{q}", "T", cap))
-    return max_flow(arcs, "S", "T")
-
-
-def max_coverable_demand(offers, tags, strategies) -> float:
-    """Largest demand that can be covered in full (feasibility is monotone in demand)."""
-    hi = sum(o["capacity"] for o in offers)
-    if coverable(offers, tags, hi, strategies) >= hi * (1 - 1e-9):
-        return hi
-    lo = 0.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if coverable(offers, tags, mid, strategies) >= mid * (1 - 1e-9):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def floor_sig(x: float, digits: int = 2) -> float:
-    """Round down to `digits` significant figures."""
-    if x <= 0:
-        return 0.0
-    step = 10 ** (math.floor(math.log10(x)) - digits + 1)
-    return math.floor(x / step + 1e-9) * step
-
-
-def nice(x: float) -> float | int:
-    """Plain Python number; integers where the value is integral."""
-    x = float(x)
-    return int(round(x)) if abs(x - round(x)) < 1e-9 else x
-
-
-# --------------------------------------------------------------------------------------
-# The critical-inputs data set
-# --------------------------------------------------------------------------------------
-
-
-def build_critical_inputs(src: dict[str, pd.DataFrame], info: CountryInfo):
-    shares, prices = src["shares"], src["prices"]
-    routes = src["routes"]
-    materials_out, offers_out, audit = [], [], []
-
-    for mat in src["materials"].itertuples():
-        name = mat.material
-        r_share, r_total = share_block(shares, mat.processing_material, mat.processing_stage)
-        if mat.world_supply:
-            world = float(mat.world_supply)
-        else:
-            world = r_total * float(mat.quantity_to_unit)
-        if not world > 0:
-            raise BuildError(f"{name}: no world supply")
-        m_share = None
-        if mat.origin_material:
-            m_share, _ = share_block(shares, mat.origin_material, mat.origin_stage)
-        if mat.unit_price:
-            price = float(mat.unit_price)
-        else:
-            row = prices[prices["material"] == mat.price_material]
-            if len(row) != 1:
-                raise BuildError(f"{name}: price row {mat.price_material!r} not found once")
-            price = float(row["price_usd"].iloc[0]) * float(mat.price_to_unit)
-
-        rts = routes[routes["material"] == name]
-        if rts.empty:
-            raise BuildError(f"{name}: no routes")
-        # Step 1: each processing country's output is split among the origins listed as
-        # feeding it, in proportion to their mine shares (single-stage: its whole output).
-        # A route with `processing_share_of` = ROW draws on the rest-of-world residual
-        # (a refiner the source does not name) together with the other ROW routes.
-        rts = rts.assign(pool=[r.processing_share_of or r.processing for r in rts.itertuples()])
-        share_of = {}
-        for pool, feeds in rts.groupby("pool", sort=True):
-            if pool not in r_share:
-                raise BuildError(f"{name}: {pool} has no processing share")
-            if m_share is None:
-                for r in feeds.itertuples():
-                    share_of[(r.origin, r.processing)] = r_share[pool]
-                continue
-            weights = {(r.origin, r.processing): m_share.get(r.origin, 0.0)
-                       for r in feeds.itertuples()}
-            if len(weights) == 1:
-                weights = {k: 1.0 for k in weights}
-            if any(w <= 0 for w in weights.values()):
-                raise BuildError(f"{name}: a feed of {pool} has no mine share")
-            total = sum(weights.values())
-            for key, w in weights.items():
-                share_of[key] = r_share[pool] * w / total
-        # Step 2: an origin's routes together never carry more than its mine share.
-        if m_share is not None:
-            for c, group in rts[rts["origin_basis"] == "mine"].groupby("origin", sort=True):
-                if c not in m_share:
-                    raise BuildError(f"{name}: {c} has no mine share")
-                keys = [(c, q) for q in group["processing"]]
-                carried = sum(share_of[k] for k in keys)
-                if carried > m_share[c]:
-                    for k in keys:
-                        share_of[k] *= m_share[c] / carried
-
-        offers = []
-        for r in rts.itertuples():
-            c, q = r.origin, r.processing
-            factor = info.price_factor(q) * (1.0 + TOLL if c != q else 1.0)
-            def short(code: str) -> str:
-                return SHORT_NAMES.get(code, info.name(code))
-
-            if r.origin_basis == "single-stage":
-                supplier = f"{short(q)} producers"
-            elif c == q:
-                supplier = (f"{short(q)} refiners" if c == ROW
-                            else f"{short(q)} refiners (domestic feed)")
-            else:
-                supplier = f"{short(q)} refiners ({short(c)} feed)"
-            offers.append({
-                "supplier": supplier, "material": name, "country": c,
-                "processing_country": q,
-                "unit_cost": round(price * factor),
-                "capacity": round(share_of[(c, q)] * world),
-                "share": share_of[(c, q)],
-            })
-
-        # Demand: the importer's share of world supply, within the strategies' reach.
-        bounds = {s: max_coverable_demand(offers, info.tags, s) for s in STRATEGY_SETS}
-        tightest = min(bounds.values())
-        target = IMPORTER_SHARE * world
-        demand = floor_sig(min(target, COVER_SLACK * tightest), 2)
-        binding = min(bounds, key=bounds.get)
-        basis = ("4 % of world" if demand >= floor_sig(target, 2)
-                 else f"{COVER_SLACK:.0%} of full cover under " + "+".join(binding))
-
-        for o in offers:
-            oecd_processed = "OECD" in info.tags(o["processing_country"])
-            o["min_order"] = None
-            o["fixed_cost"] = None
-            if oecd_processed:
-                volume = min(o["capacity"], demand)
-                o["fixed_cost"] = round(FIXED_COST_SHARE * volume * price, -3) or None
-                if MIN_ORDER_SHARE * demand <= MIN_ORDER_CAP_SHARE * o["capacity"]:
-                    o["min_order"] = floor_sig(MIN_ORDER_SHARE * demand, 2)
-            key = (name, o["country"], o["processing_country"])
-            o["reserve_cost"] = (round(RESERVE_COST_SHARE * o["unit_cost"])
-                                 if key in RESERVE_OFFERS else None)
-        stock = mat.stockpile == "yes"
-        materials_out.append({
-            "material": name, "unit": mat.unit, "demand": nice(demand),
-            "shortage_penalty": nice(round(SHORTAGE_MULT * price)),
-            "stockpile_cost": nice(round(STOCKPILE_COST_SHARE * price, 2)) if stock else None,
-            "max_stockpile": nice(floor_sig(STOCKPILE_CAP_SHARE * demand, 2)) if stock else None,
-        })
-        offers_out.extend(offers)
-        audit.append({
-            "material": name, "unit": mat.unit, "world_supply": world, "price": price,
-            "target_demand": target, "demand": demand,
-            "demand_pct_world": 100 * demand / world,
-            "demand_basis": basis,
-            **{("cover:" + ("+".join(s) or "none")): bounds[s] / demand
-               for s in STRATEGY_SETS if len(s) <= 1},
-            "cover:tightest": tightest / demand,
-        })
-
-    missing = {(m, c, q) for m, c, q in RESERVE_OFFERS} - {
-        (o["material"], o["country"], o["processing_country"]) for o in offers_out}
-    if missing:
-        raise BuildError(f"reserve offers not among the routes: {sorted(missing)}")
-
-    used = sorted({o["country"] for o in offers_out}
-                  | {o["processing_country"] for o in offers_out},
-                  key=lambda c: (c == ROW, c))
-    countries_out = [{
-        "country": c, "name": info.name(c), "disruption_prob": info.disruption_prob(c),
-        "groups": ", ".join(info.tags(c)) or None, "tariff": info.tariff(c),
-    } for c in used]
-
-    policies = [
-        {"rule": "max_country_share", "material": "*", "target": "*", "stage": "both",
-         "value": EU_CRMA_CAP, "strategy": "eu_crma",
-         "name": "EU CRMA benchmark: at most 65 % from one country per stage"},
-        {"rule": "min_group_share", "material": "*", "target": "US_FTA", "stage": "origin",
-         "value": FRIENDSHORING_SHARE, "strategy": "friendshoring",
-         "name": "Friend-shoring: at least 50 % mined/produced in US FTA partners"},
-        {"rule": "exclude", "material": "*", "target": "FEOC", "stage": "both",
-         "value": None, "strategy": "no_feoc",
-         "name": "No FEOC origin or processing"},
-    ]
-    sheets = {
-        "Materials": materials_out,
-        "Countries": countries_out,
-        "Suppliers": [{k: o.get(k) for k in SHEET_COLUMNS["Suppliers"]} for o in offers_out],
-        "Policies": policies,
-        "Settings": [{"key": k, "value": v} for k, v in SETTINGS],
-    }
-    return sheets, offers_out, audit
-
-
-# --------------------------------------------------------------------------------------
-# The hand-sized example
+# The hand-sized example (v1 shape)
 # --------------------------------------------------------------------------------------
 
 
@@ -587,42 +644,17 @@ def build_example(info: CountryInfo):
 
 
 # --------------------------------------------------------------------------------------
-# Checks on what was built
-# --------------------------------------------------------------------------------------
-
-
-def check_critical_inputs(sheets, offers, info: CountryInfo) -> list[str]:
-    lines = []
-    total_p = sum(c["disruption_prob"] for c in sheets["Countries"])
-    if not total_p < 1:
-        raise BuildError(f"disruption probabilities sum to {total_p:.3f} >= 1")
-    lines.append(f"sum of disruption_prob = {total_p:.3f} (baseline {1 - total_p:.3f})")
-    for m in sheets["Materials"]:
-        mo = [o for o in offers if o["material"] == m["material"]]
-        d = float(m["demand"])
-        for s in STRATEGY_SETS:
-            got = coverable(mo, info.tags, d, s)
-            if got < d * (1 - 1e-9):
-                raise BuildError(f"{m['material']}: demand {d} not coverable under {s}")
-        for o in mo:
-            if o["min_order"] is not None and o["min_order"] > o["capacity"]:
-                raise BuildError(f"{o['supplier']}: min_order > capacity")
-    if len(offers) > 80:
-        raise BuildError(f"{len(offers)} offers (keep at most 80)")
-    return lines
-
-
-# --------------------------------------------------------------------------------------
 # Writing reproducible workbooks
 # --------------------------------------------------------------------------------------
 
 
-def write_workbook(path: Path, sheets: dict[str, list[dict]]) -> None:
+def write_workbook(path: Path, sheets: dict[str, list[dict]],
+                   sheet_columns: dict[str, list[str]]) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     for title, rows in sheets.items():
         ws = wb.create_sheet(title)
-        columns = SHEET_COLUMNS[title]
+        columns = sheet_columns[title]
         ws.append(columns)
         for row in rows:
             values = []
@@ -674,29 +706,31 @@ def write_workbook(path: Path, sheets: dict[str, list[dict]]) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    src = read_sources()
-    info = CountryInfo(src["countries"])
-    sheets, offers, audit = build_critical_inputs(src, info)
-    notes = check_critical_inputs(sheets, offers, info)
-    write_workbook(HERE / "critical-inputs.xlsx", sheets)
-    example = build_example(info)
-    write_workbook(HERE / "example.xlsx", example)
+# --------------------------------------------------------------------------------------
 
-    a, b, n = info.fit
+
+def main() -> None:
+    sheets, audit, project_audit, friend, budget = build_critical_inputs()
+    write_workbook(HERE / "critical-inputs.xlsx", sheets, V2_COLUMNS)
+    info = CountryInfo(read("countries.csv"))
+    example = build_example(info)
+    write_workbook(HERE / "example.xlsx", example, V1_COLUMNS)
+
+    offers = sheets["Suppliers"]
+    built = [o for o in offers if o.get("capex") is not None]
     print(f"critical-inputs.xlsx: {len(sheets['Materials'])} materials, "
-          f"{len(sheets['Countries'])} countries, {len(offers)} offers")
-    for line in notes:
-        print("  " + line)
-    print(f"  Taiwan WGI rank imputed as {a:.2f} + {b:.2f} x mean6 (n={n}): "
-          f"{info.pctrank('TWN')[0]}")
-    table = pd.DataFrame(audit).set_index("material")
-    with pd.option_context("display.width", 200, "display.max_columns", 30,
-                           "display.float_format", "{:,.3f}".format):
-        print(table[["unit", "world_supply", "price", "demand", "demand_pct_world",
-                     "demand_basis"]].to_string())
-        print("coverage ratio (max coverable demand / demand) by strategy set:")
-        print(table[[c for c in table.columns if c.startswith("cover:")]].to_string())
+          f"{len(sheets['Countries'])} countries, {len(offers)} offers "
+          f"({len(built)} partner projects), "
+          f"{len({s['scenario'] for s in sheets['Scenarios']})} scenarios, "
+          f"{len(PERIODS)} periods")
+    print("  scenario probability by period: "
+          + ", ".join(f"{t} {p:.2f}" for t, p in budget.items()))
+    with pd.option_context("display.width", 220, "display.max_columns", 30,
+                           "display.float_format", "{:,.2f}".format):
+        print(pd.DataFrame(audit).set_index("material").to_string())
+        print(pd.DataFrame(project_audit).set_index("project").to_string())
+    print("friend-shoring shares (material, value used, allied capacity / 2030 demand): "
+          + "; ".join(f"{m} {v:.2f} ({r:.2f})" for m, v, r in friend))
     print(f"example.xlsx: {len(example['Materials'])} materials, "
           f"{len(example['Countries'])} countries, {len(example['Suppliers'])} offers, "
           f"{len({s['scenario'] for s in example['Scenarios']})} scenarios")
