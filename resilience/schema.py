@@ -10,8 +10,9 @@ from it, so they cannot disagree. Kinds:
 - ``integer``: a whole number (``3``; ``2.5`` is an error); percent text is an error;
 - ``fraction``: a number that may also be written as ``65%`` or an Excel percentage; one
   with no upper bound (a tariff, a price surge, a discount rate) may legally be 1 or more,
-  but a plain number ≥ 1 there is most likely a percentage typed without its sign (``25``
-  for 25 %, read as 2,500 %), so validation warns about it (``Column.implausible_from``);
+  but a plain number far above any real value is most likely a percentage typed without
+  its sign (``25`` for 25 %, read as 2,500 %), so validation warns about it
+  (``Column.implausible_from``, ``IMPLAUSIBLE_FROM``);
 - ``choice``: one of ``choices``.
 """
 
@@ -20,6 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from resilience.domain import OWNER, POLICY_RULES, STAGES
+
+# Fractions with no upper bound, and where a plain number stops being believable. Real
+# values above 100 % exist: US tariffs on Chinese goods reached 145 % in April 2025, and
+# gallium, germanium and cobalt prices more than doubled after export controls, so a
+# tariff or surge up to 300 % is left alone; 25 typed for 25 % (2,500 %) is not. A
+# discount rate above 50 % a year is not one anybody plans with.
+IMPLAUSIBLE_FROM = {"tariff": 3.0, "price_surge": 3.0, "discount_rate": 0.5}
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,12 @@ class Column:
 
     @property
     def implausible_from(self) -> float | None:
-        """Where a legal value becomes implausible enough to warn about: 1 (100 %) for a
-        fraction with no upper bound, None for every other column. Percent text (``150%``)
-        is taken as meant and never warned about."""
-        return 1.0 if self.kind == "fraction" and self.maximum is None else None
+        """Where a legal value becomes implausible enough to warn about, for a fraction
+        with no upper bound (`IMPLAUSIBLE_FROM`), None for every other column. Percent
+        text (``150%``) is taken as meant and never warned about."""
+        if self.kind != "fraction" or self.maximum is not None:
+            return None
+        return IMPLAUSIBLE_FROM.get(self.name, 1.0)
 
     def bounds_text(self) -> str:
         parts = []

@@ -41,13 +41,24 @@ def _cli(cwd: Path, *args: object) -> subprocess.CompletedProcess:
 
 
 def test_fraction_columns_that_may_exceed_one_are_exactly_those_warned_about():
-    """The rule, from the schema: a fraction with no upper bound warns from 1 (100 %)."""
-    warned = {(s.name, c.name) for s in SHEETS for c in s.columns
+    """The rule, from the schema: a fraction with no upper bound warns where its values
+    stop being believable: tariffs and price surges from 300 % (145 % tariffs and price
+    doublings are real), a discount rate from 50 % a year."""
+    warned = {(s.name, c.name): c.implausible_from for s in SHEETS for c in s.columns
               if c.implausible_from is not None}
-    assert warned == {("Countries", "tariff"), ("Suppliers", "tariff"),
-                      ("Scenarios", "price_surge"), ("Settings", "discount_rate")}
-    assert all(c.implausible_from == 1.0 for s in SHEETS for c in s.columns
-               if c.implausible_from is not None)
+    assert warned == {("Countries", "tariff"): 3.0, ("Suppliers", "tariff"): 3.0,
+                      ("Scenarios", "price_surge"): 3.0, ("Settings", "discount_rate"): 0.5}
+
+
+def test_real_tariffs_and_surges_above_100_percent_are_not_warned_about(tmp_path):
+    """145 % (US on Chinese goods, April 2025) and a surge of 150 % (gallium after the
+    export ban) are facts, not typos."""
+    sheets = basic_sheets(
+        Scenarios=[{"scenario": "stop", "probability": 0.1, "country": "AAA",
+                    "price_surge": 1.5}])
+    sheets["Countries"][0]["tariff"] = 1.45
+    errors, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
+    assert errors == [] and warnings == []
 
 
 def test_a_tariff_typed_as_a_percentage_is_warned_about_with_the_fix(tmp_path):
@@ -73,21 +84,21 @@ def test_a_tariff_typed_as_a_percentage_is_warned_about_with_the_fix(tmp_path):
     assert instance.offers[0].tariff == 7.0
 
 
-def test_price_surge_and_discount_rate_warn_from_one(tmp_path):
+def test_price_surge_and_discount_rate_warn_when_implausible(tmp_path):
     sheets = basic_sheets(
         Periods=[["period"], [2026], [2027]],
         Scenarios=[{"scenario": "stop", "probability": 0.1, "country": "AAA",
                     "price_surge": 30},
                    {"scenario": "stop", "probability": 0.1, "country": "BBB",
                     "capacity_factor": 0.5, "price_surge": 30}],
-        Settings=[["key", "value"], ["discount_rate", 1], ["currency", "EUR"]],
+        Settings=[["key", "value"], ["discount_rate", 5], ["currency", "EUR"]],
     )
     errors, warnings = _problems(write_workbook(tmp_path / "book.xlsx", sheets))
     assert errors == []
     assert warnings == [
         "Scenarios!D2: price_surge 30 = 3,000 %; if 30 % was meant, write 0.3 or 30 %",
         "Scenarios!D3: price_surge 30 = 3,000 %; if 30 % was meant, write 0.3 or 30 %",
-        "Settings!B2: discount_rate 1 = 100 %; if 1 % was meant, write 0.01 or 1 %",
+        "Settings!B2: discount_rate 5 = 500 %; if 5 % was meant, write 0.05 or 5 %",
     ]
 
 
