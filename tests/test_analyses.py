@@ -454,8 +454,14 @@ def test_compare_command(tmp_path, cli_book):
                           ("=cap60", "base"): approx(1080),
                           ("=cap60", "=a_out"): approx(1320)}
     sheet = load_workbook(report)["Compare"]
-    assert [sheet.cell(row=r, column=2).value for r in range(2, 8)] == [
-        "base", "=a_out", "qatar_lng_outage"] * 2
+    header = next(r for r in range(1, 10) if sheet.cell(r, 1).value == "what-if")
+    assert sheet.cell(header, 2).value == "strategy"
+    # grouped by what-if, strategy base first: the case each Δ is taken against
+    assert [(sheet.cell(r, 1).value, sheet.cell(r, 2).value)
+            for r in range(header + 1, header + 7)] == [
+        (w, s) for w in ("base", "=a_out", "qatar_lng_outage") for s in ("base", "=cap60")]
+    assert {(c["strategy"], c["whatif"]): c["vs_base"] for c in data["cases"]
+            if c["status"] != "failed"}[("=cap60", "=a_out")]["objective"] == approx(120)
 
 
 def test_frontier_command(tmp_path):

@@ -37,23 +37,38 @@ class CompareRow:
 
 
 def case_figures(result) -> dict[str, Any]:
-    """The comparison figures of one solved case (plain data)."""
+    """The comparison figures of one solved case (plain data).
+
+    `group_spend_share`: each country group's share of the landed spend of firm orders
+    (Σ ĉ_o x_o over offers whose origin is in the group, over Σ ĉ_o x_o), over a horizon
+    in its last period, named by `share_period` (SPEC §7: compare shows the last period's
+    shares); None where nothing is bought. `group_share` is kept as it was: the mean over
+    materials of the group's origin share of demand, unweighted."""
     from resilience.report.kpis import solve_summary
 
     summary = solve_summary(result)
     check = result.verification
     instance = result.instance
     groups = sorted({g for c in instance.countries for g in c.groups})
+    members = {tag: set(instance.group_members(tag)) for tag in groups}
     group_share = {}
     for tag in groups:
-        members = set(instance.group_members(tag))
         # over a horizon `shares` are the last period's (SPEC §7); a material without
         # demand there has none
         per_material = [
-            sum(share for c, share in check.shares[m.id]["origin"].items() if c in members)
+            sum(share for c, share in check.shares[m.id]["origin"].items()
+                if c in members[tag])
             for m in instance.materials if m.id in check.shares
         ]
         group_share[tag] = sum(per_material) / len(per_material) if per_material else 0.0
+    share_period = summary["periods"][-1] if summary.get("periods") else None
+    lines = [p for p in summary["plan"]
+             if share_period is None or p.get("period") == share_period]
+    spend = sum(p["spend"] for p in lines)
+    group_spend_share = {
+        tag: (sum(p["spend"] for p in lines if p["country"] in members[tag]) / spend
+              if spend > 0 else None)
+        for tag in groups}
     largest = max(((h, m, stage) for m, stages in check.hhi.items()
                    for stage, h in stages.items()), default=(0.0, "", ""))
     # Σ_t δ_t Σ_m P_m E[u_{m,t}]: weighted like the objective over a horizon
@@ -68,15 +83,20 @@ def case_figures(result) -> dict[str, Any]:
         "first_stage_cost": summary["first_stage_cost"],
         "expected_recourse_cost": summary["expected_recourse_cost"],
         "cvar": summary["cvar"],
+        "risk_aversion": summary["settings"]["risk_aversion"],
+        "cvar_alpha": summary["settings"]["cvar_alpha"],
         "mip_gap": summary["mip_gap"],
         "expected_shortage": summary["expected_shortage"],
         "expected_shortage_cost": shortage_cost,
         "largest_hhi": largest[0],
         "largest_hhi_at": f"{largest[1]} ({largest[2]})" if largest[1] else "",
         "group_share": group_share,
+        "group_spend_share": group_spend_share,
+        "share_period": share_period,
         "binding_policies": [
-            {"name": p["name"], "material": p["material"], "country": p["country"],
-             "stage": p["stage"], "cost_per_point": p["cost_per_point"],
+            {"name": p["name"], "rule": p["rule"], "material": p["material"],
+             "country": p["country"], "stage": p["stage"], "limit": p["limit"],
+             "cost_per_point": p["cost_per_point"],
              **({"period": p["period"]} if p.get("period") else {})}
             for p in summary["policies"] if p["binding"]
         ],

@@ -6,6 +6,10 @@ written as text, never as a formula.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +19,12 @@ from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from resilience.analyses.compare import BASE, CompareRow
 from resilience.report.cells import set_value
+from resilience.report.charts import stacked_columns
 from resilience.report.files import write_atomically
+from resilience.report.layout import Sheet, Styles, currency_label, width_for
+from resilience.report.sheets import column_after
 
 BOLD = Font(bold=True)
 FAILED = PatternFill("solid", fgColor="F4CCCC")
@@ -43,84 +51,313 @@ def _table(sheet, top: int, headers: list[str], rows: list[list], formats: dict[
     return top + len(rows)
 
 
-def binding_text(figures: dict) -> str:
-    """The binding rules of one solve and what each costs per point (sensitivity)."""
-    return "; ".join(
-        f"{b['name']} {b['material']} {b['country']} {b['stage']}"
-        f"{' in ' + b['period'] if b.get('period') else ''}: "
-        f"{(b['cost_per_point'] or 0):,.0f}/pt" for b in figures.get("binding_policies", []))
+def _per_point(value: float) -> str:
+    """A cost per point as the binding-rules text shows it: whole currency units from
+    100 up, three significant digits below."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _limit_text(rule: str | None, limit: float | None) -> str:
+    if rule is None or limit is None:
+        return ""
+    if rule == "max_hhi":
+        return f"HHI ≤ {limit:,.0f}"
+    sign = "≥" if rule == "min_group_share" else "≤"
+    return f"{sign} {limit * 100:g} %"
+
+
+def short_policy_name(name: str, rule: str | None = None, limit: float | None = None,
+                      longest: int = 40) -> str:
+    """A policy's name as a cell of binding rules shows it: the name, or if it is longer
+    than `longest` the part before a colon ("EU CRMA benchmark: at most 65 % …" → "EU
+    CRMA benchmark"), cut to `longest` characters, with its limit ("≤ 65 %") unless the
+    name already gives that figure."""
+    short = " ".join((name or rule or "rule").split())
+    if len(short) > longest:
+        short = short.split(":")[0].strip()
+    if len(short) > longest:
+        short = short[:longest].rsplit(" ", 1)[0].rstrip(" ,;(-") + "…"
+    limit_text = _limit_text(rule, limit)
+    if limit_text:
+        figure = limit_text.split(" ", 1)[1].replace(" %", "").replace(",", ",?")
+        if not re.search(rf"(?<![\d.]){figure}\s?%?(?![\d.])", short):
+            short = f"{short} {limit_text}"
+    return short
+
+
+def binding_text(figures: dict, most: int | None = None) -> str:
+    """The binding rules of one solve that cost something, in short form, costliest
+    first: each policy once, then each of its constraints with its cost per point (over
+    a horizon, per period), e.g. "EU CRMA benchmark ≤ 65 %: lithium ARG origin 993,888/pt
+    · graphite JPN origin 99,285/pt". A rule whose loosening by one point moves the
+    objective by less than a billionth of it costs nothing and is left out. With `most`,
+    only the `most` costliest constraints, and how many more there are."""
+    threshold = 1e-9 * max(1.0, abs(figures.get("objective") or 0.0))
+    constraints: dict[tuple[str, tuple], list[tuple[str, float | None]]] = {}
+    for b in figures.get("binding_policies", []):
+        cost = b.get("cost_per_point")
+        if cost is not None and abs(cost) <= threshold:
+            continue
+        head = short_policy_name(b["name"], b.get("rule"), b.get("limit"))
+        where = tuple(part for part in (b["material"], b["country"], b["stage"])
+                      if part and part != "*")
+        constraints.setdefault((head, where), []).append((b.get("period") or "", cost))
+
+    def weight(item) -> float:
+        return max((abs(c) if c is not None else 0.0) for _, c in item[1])
+
+    ranked = sorted(constraints.items(), key=lambda item: -weight(item))
+    shown = ranked if most is None else ranked[:most]
+    groups: dict[str, list[str]] = {}
+    for (head, where), costs in shown:
+        each = ", ".join(f"{period + ' ' if period else ''}"
+                         f"{'cost n/a' if cost is None else _per_point(cost) + '/pt'}"
+                         for period, cost in costs)
+        groups.setdefault(head, []).append(f"{' '.join(where)} {each}".strip())
+    text = "; ".join(f"{head}: {' · '.join(items)}" for head, items in groups.items())
+    if len(ranked) > len(shown):
+        text += f" (+ {len(ranked) - len(shown)} more)"
+    return text
 
 
 # ---- compare --------------------------------------------------------------------------
 
+BINDING_SHOWN = 4  # constraints named in a Compare or Strategies cell, costliest first
+
+# The figures compared against the base case (strategy base under the same what-if).
+DELTA_KEYS = ("first_stage_cost", "objective", "cvar", "expected_shortage_cost",
+              "largest_hhi")
+
+
+def against_base(rows: Sequence[CompareRow]) -> list[CompareRow]:
+    """The rows with `vs_base` added to the figures of each solved case: the difference
+    to the base case, strategy base under the same what-if (positive = more than base),
+    as {"strategy": "base", "whatif": ..., "first_stage_cost", "objective", "cvar",
+    "expected_shortage_cost", "largest_hhi" (HHI points), "expected_shortage" (material
+    → units)}; None for the base case itself and where the base case was not solved.
+    Pure: the rows given are not changed."""
+    base = {r.whatif: r.figures for r in rows
+            if r.strategy == BASE and r.status != "failed" and r.figures}
+    out = []
+    for r in rows:
+        if not r.figures:
+            out.append(r)
+            continue
+        ref = base.get(r.whatif) if r.strategy != BASE else None
+        delta = None
+        if ref is not None:
+            delta = {"strategy": BASE, "whatif": r.whatif,
+                     **{key: _difference(r.figures[key], ref[key]) for key in DELTA_KEYS}}
+            shortage, ref_shortage = (r.figures.get("expected_shortage") or {},
+                                      ref.get("expected_shortage") or {})
+            delta["expected_shortage"] = {
+                m: _difference(shortage.get(m, 0.0), ref_shortage.get(m, 0.0))
+                for m in dict.fromkeys([*ref_shortage, *shortage])}
+        out.append(dataclasses.replace(r, figures={**r.figures, "vs_base": delta}))
+    return out
+
+
+def _difference(value: float, base: float) -> float:
+    """value − base, 0 where the two differ only by solver noise (a billionth)."""
+    difference = value - base
+    return 0.0 if abs(difference) <= 1e-9 * max(1.0, abs(value), abs(base)) else difference
+
 
 def compare_json(rows, instance) -> dict[str, Any]:
+    """The JSON of `compare`: each case's figures (without the full solve summary) and
+    `vs_base`, its difference to the base case (see `against_base`)."""
     return {
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
         "cases": [
             {"strategy": r.strategy, "whatif": r.whatif, "status": r.status,
              "reason": r.reason or None,
              **{k: v for k, v in r.figures.items() if k != "summary"}}
-            for r in rows
+            for r in against_base(rows)
         ],
         "failed": sum(1 for r in rows if r.status == "failed"),
     }
 
 
-def write_compare_report(rows, instance, target: Path) -> None:
-    groups = sorted({g for r in rows for g in r.figures.get("group_share", {})})
-    currency = instance.settings.currency
-    headers = ["strategy", "what-if", "status", f"objective ({currency})", "first stage",
-               "expected recourse", "CVaR", "expected shortage cost", "largest HHI",
-               "largest HHI at"] + [f"share {g}" for g in groups] + ["reason / binding rules"]
-    table = []
+def money_axis_format(values: Sequence[float | None]) -> str:
+    """A value-axis format that keeps large sums readable: billions as "13.6 bn",
+    millions as "13.6 M" (Excel's thousands-scaling commas), else whole units."""
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    if largest >= 1e9:
+        return '#,##0.0,,," bn"'
+    if largest >= 1e6:
+        return '#,##0.0,," M"'
+    return "#,##0"
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    value: Callable[[CompareRow], object]
+    look: str
+    width: float
+
+
+def _comparison_columns(rows: Sequence[CompareRow], currency: str,
+                        with_whatif: bool) -> list[_Column]:
+    """The columns of the Compare and Strategies sheets: the case; what it costs (the
+    objective, the spend beside it) and the differences to the base case; then the
+    figures themselves, the group shares of spend and the binding rules."""
+    solved = [r.figures for r in rows if r.figures]
+    groups = sorted({g for f in solved for g in f.get("group_spend_share", {})})
+    period = next((f.get("share_period") for f in solved if f.get("share_period")), None)
+    alpha = next((f["cvar_alpha"] for f in solved if "cvar_alpha" in f), 0.95)
+    where = f"origin, {period}" if period else "origin"
+
+    def figure(key):
+        return lambda r: r.figures.get(key)
+
+    def delta(key):
+        return lambda r: (r.figures.get("vs_base") or {}).get(key)
+
+    def share(group):
+        return lambda r: r.figures.get("group_spend_share", {}).get(group)
+
+    columns = ([_Column("what-if", lambda r: r.whatif, "plain",
+                        width_for([r.whatif for r in rows] + ["what-if"], 12, 40))]
+               if with_whatif else [])
+    columns += [
+        _Column("strategy", lambda r: r.strategy, "plain",
+                width_for([r.strategy for r in rows] + ["strategy"], 12, 30)),
+        _Column("status", lambda r: r.status, "plain", 10),
+        _Column(f"objective, λ-weighted ({currency})", figure("objective"), "money_round",
+                17),
+        _Column(f"spend: first-stage cost ({currency})", figure("first_stage_cost"),
+                "money_round", 17),
+        _Column("Δ spend vs base", delta("first_stage_cost"), "delta", 15),
+        _Column("Δ objective vs base", delta("objective"), "delta", 15),
+        _Column("Δ CVaR vs base", delta("cvar"), "delta", 15),
+        _Column("Δ expected shortage cost vs base", delta("expected_shortage_cost"),
+                "delta", 15),
+        _Column("Δ largest HHI vs base", delta("largest_hhi"), "delta", 11),
+        _Column("expected recourse E[R]", figure("expected_recourse_cost"), "money_round",
+                16),
+        _Column(f"CVaR {alpha:.0%}", figure("cvar"), "money_round", 16),
+        _Column("expected shortage cost", figure("expected_shortage_cost"), "money_round",
+                16),
+        _Column("largest HHI", figure("largest_hhi"), "hhi", 10),
+        _Column("largest HHI at", figure("largest_hhi_at"), "plain", 22),
+        *[_Column(f"{g} share of spend ({where})", share(g), "percent", 12)
+          for g in groups],
+        _Column("binding rules, costliest first: cost per point (failed: why)",
+                lambda r: (" ".join(r.reason.split()) if r.reason
+                           else binding_text(r.figures, most=BINDING_SHOWN)), "plain", 80),
+    ]
+    return columns
+
+
+def _comparison_notes(rows: Sequence[CompareRow], columns: list[_Column]) -> list[str]:
+    solved = [r.figures for r in rows if r.figures]
+    lam = next((f["risk_aversion"] for f in solved if "risk_aversion" in f), None)
+    period = next((f.get("share_period") for f in solved if f.get("share_period")), None)
+    lam_text = f" with λ = {lam:g}" if lam is not None else ""
+    notes = [
+        f"Objective = spend + (1 − λ) × expected recourse E[R] + λ × CVaR{lam_text}: the "
+        "blend of cost and tail risk each plan minimises, not an amount paid. Spend = "
+        "first-stage cost: firm orders at landed cost, contracts, reserve and stock.",
+        "Δ … vs base: the case minus strategy base under the same what-if (negative = "
+        "less than base: cheaper, or less risk). Expected shortage cost = Σ shortage "
+        "penalty × expected units short.",
+    ]
+    if not any(r.strategy == BASE for r in rows):
+        notes[1] = ("No Δ columns filled: strategy base was not among the cases (add "
+                    "'base' to --strategies).")
+    shares = "Shares: of the landed spend of firm orders, by origin country"
+    if period:
+        notes[0] += (" Over the horizon every cost is Σ over periods of weight × the "
+                     "period's cost.")
+        shares += f", in the last period ({period}), as the horizon's final mix"
+    notes.append(shares + ". Binding rules: the costliest first, with what loosening each "
+                 "by one point (of share, or of HHI) would save; a solve's Policies sheet "
+                 "lists them all.")
+    return notes
+
+
+def _comparison_sheet(book: Workbook, styles: Styles, name: str, title: str,
+                      rows: Sequence[CompareRow], currency: str, with_whatif: bool,
+                      chart_title: str) -> Sheet:
+    """A Compare or Strategies sheet: title and notes, one row per case with its
+    differences to the base case, colour scales, and a chart of objective and spend on
+    an axis from zero."""
+    rows = against_base(rows)
+    columns = _comparison_columns(rows, currency_label(currency), with_whatif)
+    sheet = Sheet.open(book, styles, name, [c.width for c in columns],
+                       freeze=f"{get_column_letter(3 if with_whatif else 2)}6",
+                       fit_width=False, print_rows="5:5")
+    sheet.ws.print_title_cols = "A:B" if with_whatif else "A:A"
+    sheet.write([title], ["title"])
+    for note in _comparison_notes(rows, columns):
+        sheet.write([note], ["note"])
+    header_row = sheet.write([c.header for c in columns], "header_wrap", height=58)
     for r in rows:
-        f = r.figures
-        binding = binding_text(f)
-        table.append([
-            r.strategy, r.whatif, r.status, f.get("objective"), f.get("first_stage_cost"),
-            f.get("expected_recourse_cost"), f.get("cvar"), f.get("expected_shortage_cost"),
-            f.get("largest_hhi"), f.get("largest_hhi_at"),
-            *[f.get("group_share", {}).get(g) for g in groups], r.reason or binding,
-        ])
+        failed = r.status == "failed"
+        looks = ["failed" if failed else c.look for c in columns]
+        sheet.write([c.value(r) for c in columns], looks)
+    first, last = header_row + 1, sheet.row
+    if last < first:
+        return sheet
+    objective_col = next(i for i, c in enumerate(columns, 1) if c.header.startswith("obj"))
+    for i, c in enumerate(columns, start=1):
+        letter = get_column_letter(i)
+        cells = f"{letter}{first}:{letter}{last}"
+        if c.look == "delta":
+            sheet.ws.conditional_formatting.add(cells, ColorScaleRule(
+                start_type="min", start_color="63BE7B", mid_type="num", mid_value=0,
+                mid_color="FFFFFF", end_type="max", end_color="F8696B"))
+        elif c.header in ("expected shortage cost", "largest HHI") or i == objective_col:
+            sheet.ws.conditional_formatting.add(cells, ColorScaleRule(
+                start_type="min", start_color="63BE7B", mid_type="percentile",
+                mid_value=50, mid_color="FFEB84", end_type="max", end_color="F8696B"))
+    categories = (1, first, last)
+    chart = stacked_columns(
+        sheet.ws, chart_title, categories=categories,
+        series=[(objective_col, first, last, header_row),
+                (objective_col + 1, first, last, header_row)],
+        y_title=currency_label(currency), stacked=False, y_min=0.0,
+        y_format=money_axis_format([r.figures.get(k) for r in rows
+                                    for k in ("objective", "first_stage_cost")]),
+        horizontal=with_whatif, category_columns=2 if with_whatif else 1,
+        top_down=with_whatif,
+        width=24.0 if with_whatif else max(14.0, min(24.0, 6 + 2.0 * len(rows))),
+        height=max(8.0, 3 + 0.9 * len(rows)) if with_whatif else 8.0)
+    chart.legend.position = "b"
+    sheet.ws.add_chart(chart, f"A{last + 3}")
+    deltas = stacked_columns(
+        sheet.ws, "Δ against base: spend and objective", categories=categories,
+        series=[(objective_col + 2, first, last, header_row),
+                (objective_col + 3, first, last, header_row)],
+        y_title=currency_label(currency), stacked=False,
+        y_format=money_axis_format([(r.figures.get("vs_base") or {}).get(k) for r in rows
+                                    for k in ("objective", "first_stage_cost")]),
+        horizontal=with_whatif, category_columns=2 if with_whatif else 1,
+        top_down=with_whatif, width=chart.width, height=chart.height,
+        colours=["F28E2B", "4E79A7"])
+    deltas.legend.position = "b"
+    beside = column_after([c.width for c in columns], 1, chart.width + 0.5)
+    sheet.ws.add_chart(deltas, f"{get_column_letter(beside)}{last + 3}")
+    return sheet
+
+
+def write_compare_report(rows, instance, target: Path) -> None:
+    """The Compare workbook: every case, grouped by what-if (base first, then each
+    strategy), beside its differences to strategy base under the same what-if."""
+    order = {w: i for i, w in enumerate(dict.fromkeys(r.whatif for r in rows))}
+    by_whatif = sorted(rows, key=lambda r: (order[r.whatif], r.strategy != BASE))
 
     def write(path: Path) -> None:
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "Compare"
-        formats = {i: MONEY for i in range(4, 10)}
-        formats.update({11 + i: SHARE for i in range(len(groups))})
-        last = _table(sheet, 1, headers, table, formats,
-                      [18, 22, 11, 16, 14, 16, 14, 18, 12, 22] + [11] * len(groups) + [60])
-        sheet.freeze_panes = "C2"
-        for r, row in enumerate(rows, start=2):
-            if row.status == "failed":
-                for c in range(1, len(headers) + 1):
-                    sheet.cell(row=r, column=c).fill = FAILED
-        if last >= 2:
-            for col in (4, 8, 9):
-                letter = get_column_letter(col)
-                sheet.conditional_formatting.add(
-                    f"{letter}2:{letter}{last}",
-                    ColorScaleRule(start_type="min", start_color="63BE7B", mid_type="percentile",
-                                   mid_value=50, mid_color="FFEB84", end_type="max",
-                                   end_color="F8696B"))
-            chart = BarChart()
-            chart.type = "bar"
-            chart.title = f"Objective by strategy × what-if ({currency})"
-            chart.add_data(Reference(sheet, min_col=4, min_row=1, max_row=last),
-                           titles_from_data=True)
-            labels = sheet.cell(row=1, column=len(headers) + 2)
-            set_value(labels, "case")
-            labels.font = BOLD
-            for r, row in enumerate(rows, start=2):
-                set_value(sheet.cell(row=r, column=len(headers) + 2),
-                          f"{row.strategy} × {row.whatif}")
-            chart.set_categories(Reference(sheet, min_col=len(headers) + 2, min_row=2,
-                                           max_row=last))
-            chart.height, chart.width = 7 + 0.5 * len(rows), 18
-            chart.legend = None
-            sheet.add_chart(chart, f"A{last + 3}")
+        book = Workbook(write_only=True)
+        book.properties.creator = "resilience"
+        book.properties.title = "Strategies compared under what-ifs"
+        styles = Styles(book)
+        _comparison_sheet(
+            book, styles, "Compare",
+            "Compare — every strategy under every what-if: what it costs and what it buys "
+            "against strategy base", by_whatif, instance.settings.currency,
+            with_whatif=True, chart_title="Objective and spend by case")
         book.save(path)
 
     write_atomically(target, write)
@@ -289,45 +526,13 @@ def write_evaluate_report(rows, instance, plan, target: Path) -> None:
 
 def strategies_sheet(rows, currency: str):
     """A Strategies sheet (write-only) for the solve report: one row per strategy solved
-    on the same data, with a bar chart of cost and a colour scale on concentration."""
-    from resilience.report.layout import Sheet
+    on the same data (what-if base), laid out as the Compare sheet is."""
 
     def add(book, styles):
-        groups = sorted({g for r in rows for g in r.figures.get("group_share", {})})
-        headers = ["strategy", "status", f"objective ({currency})", "first stage",
-                   "expected recourse", "CVaR", "largest HHI"] + \
-            [f"share {g}" for g in groups] + ["note"]
-        sheet = Sheet.open(book, styles, "Strategies",
-                           [16, 10, 20, 18, 18, 18, 12] + [13] * len(groups) + [60],
-                           freeze="A3")
-        sheet.write(["The same data solved under each strategy (SPEC §4 compare, "
-                     "what-if: base)"], "title")
-        header_row = sheet.write(headers, "header")
-        for r in rows:
-            f = r.figures
-            sheet.write(
-                [r.strategy, r.status, f.get("objective"), f.get("first_stage_cost"),
-                 f.get("expected_recourse_cost"), f.get("cvar"), f.get("largest_hhi"),
-                 *[f.get("group_share", {}).get(g) for g in groups], r.reason or ""],
-                ["plain", "plain", *["money_round"] * 4, "hhi",
-                 *["percent"] * len(groups), "plain"])
-        last = sheet.row
-        if last > header_row:
-            for col in (3, 7):
-                letter = get_column_letter(col)
-                sheet.ws.conditional_formatting.add(
-                    f"{letter}{header_row + 1}:{letter}{last}",
-                    ColorScaleRule(start_type="min", start_color="63BE7B",
-                                   end_type="max", end_color="F8696B"))
-            chart = BarChart()
-            chart.title = f"Objective by strategy ({currency})"
-            chart.add_data(Reference(sheet.ws, min_col=3, min_row=header_row, max_row=last),
-                           titles_from_data=True)
-            chart.set_categories(Reference(sheet.ws, min_col=1, min_row=header_row + 1,
-                                           max_row=last))
-            chart.legend = None
-            chart.height, chart.width = 7, 16
-            sheet.ws.add_chart(chart, f"A{last + 3}")
-        return sheet
+        return _comparison_sheet(
+            book, styles, "Strategies",
+            "Strategies — the same data solved under each strategy (what-if: base): what "
+            "each costs and buys against base", rows, currency, with_whatif=False,
+            chart_title="Objective and spend by strategy")
 
     return add

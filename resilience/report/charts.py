@@ -31,13 +31,16 @@ def stacked_columns(ws, title: str, categories: tuple[int, int, int],
                     y_format: str, width: float = 16.0, height: float = 8.5,
                     y_max: float | None = None, horizontal: bool = False,
                     category_columns: int = 1, colours: Sequence[str] | None = None,
-                    stacked: bool = True) -> BarChart:
+                    stacked: bool = True, y_min: float | None = None,
+                    top_down: bool = False) -> BarChart:
     """A stacked bar chart. `categories` is (column, first row, last row);
     each series is (value column, first row, last row, row of its name).
     `category_columns` > 1 labels the categories with that many columns from `column` on,
     as a multi-level axis (e.g. period, then scenario). `colours` gives each series its
     colour (the same country in the same colour on every chart); `stacked=False` puts
-    the series side by side."""
+    the series side by side. `y_min` fixes where the value axis starts (0: bars of money
+    are not cut off, so their lengths compare); `top_down` lists the categories of a
+    horizontal chart from the top, in the order of the table's rows."""
     chart = BarChart()
     chart.type = "bar" if horizontal else "col"
     chart.grouping = "stacked" if stacked else "clustered"
@@ -67,6 +70,11 @@ def stacked_columns(ws, title: str, categories: tuple[int, int, int],
     if y_max is not None:
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = y_max
+    if y_min is not None:
+        chart.y_axis.scaling.min = y_min
+    if top_down:
+        chart.x_axis.scaling.orientation = "maxMin"
+        chart.y_axis.crosses = "max"  # the value axis stays below the bars
     chart.x_axis.delete = False
     chart.y_axis.delete = False
     chart.x_axis.txPr = _small_text()

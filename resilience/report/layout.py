@@ -90,6 +90,9 @@ for _name, _fmt in NUMBER_FORMATS.items():
     LOOKS[f"{_name}_total"] = Look(number_format=_fmt, font=Font(bold=True),
                                    border=Border(top=THIN))
 LOOKS["label_total"] = Look(font=Font(bold=True), border=Border(top=THIN))
+# A difference to a base case: signed, a dash for none (Compare and Strategies sheets).
+LOOKS["delta"] = Look(number_format='+#,##0;-#,##0;"–"')
+LOOKS["failed"] = Look(fill=PatternFill("solid", fgColor="F4CCCC"))
 LOOKS["total_rule"] = Look(border=Border(top=THIN))
 
 # Looks only a report over a planning horizon uses (SPEC §7). They are registered in its
