@@ -99,10 +99,6 @@ def test_charts_are_drawn(rendered):
     assert "share of demand" in text  # an axis title
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known report bug, reported with data set v2: on the horizon Scenarios sheet the "
-    "per-period recourse columns are sized for the period ids, so recourse costs of "
-    "1 bn USD and more print as ###"))
 def test_no_number_is_too_wide_for_its_column(rendered):
     text = _text(rendered[1])
     assert "###" not in text
