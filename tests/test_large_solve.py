@@ -91,6 +91,26 @@ def test_killed_with_no_plan_is_no_plan():
     assert session.last_report.killed
 
 
+def test_a_start_kept_in_reserve_is_not_handed_to_highs_but_is_the_answer():
+    """`set_start(..., offer=False)` (a horizon's start): the child gets no start, and
+    when it is stopped with nothing the kept start is the plan."""
+    built = build_model(_horizon(0.0))
+    plan = warm_start.start_plan(built, Budget(20.0))
+    assert plan is not None
+    session = HighsSession(built.form, SolverOptions(time_limit=1.0, grace=1.0),
+                           isolate=True)
+    assert session.set_start(plan.values, offer=False)
+    assert "mip_heuristic_run_feasibility_jump" not in dict(session._worker_options())
+    session.stall_for_tests = (120.0, "start")
+    outcome = session.solve(Budget(1.0))
+    assert session.last_report.killed and session.last_report.incumbents == 0
+    assert outcome.status is Status.TIME_LIMIT
+    assert "start plan" in outcome.message
+    assert np.array_equal(outcome.values, plan.values)
+    assert not warm_start.offers_to_solver(built)
+    assert warm_start.offers_to_solver(build_model(_tiny()))
+
+
 def test_a_real_solve_stopped_by_its_limit_in_a_child_still_reports_a_plan():
     """No test hook: medium with a limit shorter than its root LP, in a child, with a
     start plan offered (found on a budget of its own, so that a loaded machine cannot

@@ -47,9 +47,14 @@ def extract_plan(built: BuiltModel, values: np.ndarray) -> ExtractedPlan:
     reserve = np.zeros(data.n_offers)
     reserve[built.layout.maps[F.RESERVE]] = _values(built, values, F.RESERVE)
     reserve = _clean(reserve, scale_of_offer)
+    # An order or reserve without a contract can only be the solver's tolerance (x ≤ M y
+    # with y = 0 allows x of the order of 1e-7 of the column's scale): it is no order.
+    held = _values(built, values, F.CONTRACT) > 0.5
+    x = np.where(held, x, 0.0)
+    reserve = np.where(held, reserve, 0.0)
     # A contract with nothing ordered or reserved is a solver's free choice when its fixed
     # cost is zero; it means nothing to a buyer, so it is not reported as a contract.
-    y = (_values(built, values, F.CONTRACT) > 0.5) & ((x > 0) | (reserve > 0))
+    y = held & ((x > 0) | (reserve > 0))
     periods = data.period_ids
     lines = tuple(
         PlanLine(

@@ -118,6 +118,7 @@ class HighsSession:
             self._highs = new_highs(self.options)
             self._pass()
         self._start: np.ndarray | None = None  # form units, every column
+        self._start_offered = True  # handed to HiGHS, not only kept as the last resort
         self._incumbent: np.ndarray | None = None  # the last plan returned, form units
         self.last_report = None  # the isolated child's report of the last solve
         # Extra HiGHS options for the isolated child (tests, benchmarks).
@@ -159,7 +160,7 @@ class HighsSession:
         if options.seed != self.options.seed:
             h.clearSolver()  # another search path from scratch
             h.setOptionValue("random_seed", int(options.seed))
-            if self._start is not None:
+            if self._start is not None and self._start_offered:
                 self._offer_start(self._start)
         self.options = options
         limit = budget.remaining()
@@ -188,15 +189,15 @@ class HighsSession:
             highs_options=self._worker_options(),
             stall_for_tests=self.stall_for_tests[0],
             stall_when_for_tests=self.stall_for_tests[1])
-        start = None if self._start is None else self._start / form.scaling_structure(
-        ).col_scale
+        start = None if self._start is None or not self._start_offered \
+            else self._start / form.scaling_structure().col_scale
         report = isolated.run(isolated.problem_of(form), task, start)
         self.last_report = report
         return self._outcome_of_report(report)
 
     def _worker_options(self) -> tuple[tuple[str, object], ...]:
         chosen: dict[str, object] = {}
-        if self._start is not None:
+        if self._start is not None and self._start_offered:
             # Feasibility jump looks for a first plan, which a start already is; on the
             # large instance it spent 30 s of a 60 s limit finding nothing.
             chosen["mip_heuristic_run_feasibility_jump"] = False
@@ -374,15 +375,17 @@ class HighsSession:
                                       fixed_integers=fixed)
         return isolated.run(problem, task)
 
-    def set_start(self, values: np.ndarray) -> bool:
+    def set_start(self, values: np.ndarray, offer: bool = True) -> bool:
         """Offer HiGHS a plan (form units, every column) as its first incumbent. The
         caller vouches that it is feasible (see formulation.warm_start); it is also kept
-        as the answer of last resort of the solves that follow, until an edit."""
+        as the answer of last resort of the solves that follow, until an edit.
+        `offer=False` keeps it as that answer only, without handing it to HiGHS."""
         values = np.asarray(values, dtype=float)
         if values.shape != (self.form.n_cols,):
             return False
         self._start = values.copy()
-        if self._highs is None:
+        self._start_offered = offer
+        if self._highs is None or not offer:
             return True
         return self._offer_start(values)
 
