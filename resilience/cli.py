@@ -357,7 +357,7 @@ def demo(
         from resilience.api import solve_case
         from resilience.cases import prepare_case
         from resilience.library import demo_workbook
-        from resilience.report.analyses import strategies_sheet
+        from resilience.report.analyses import console_against_base, strategies_sheet
         from resilience.report.excel import write_solve_report
         from resilience.report.files import check_output
         from resilience.report.kpis import solve_summary
@@ -373,13 +373,12 @@ def demo(
         currency = instance.settings.currency
         write_solve_report(result, out, extra_sheets=[strategies_sheet(rows, currency)])
         typer.echo(_solve_line(solve_summary(result), out))
+        typer.echo("What each strategy costs and buys against the base case:")
+        for line in console_against_base(rows, currency):
+            typer.echo(f"  {line}")
         for row in rows:
             if row.status == "failed":
                 typer.echo(f"  strategy {row.strategy}: failed ({row.reason})")
-            elif row.strategy != BASE:
-                typer.echo(f"  strategy {row.strategy}: objective "
-                           f"{row.figures['objective']:,.2f} {currency}, largest HHI "
-                           f"{row.figures['largest_hhi']:,.0f}")
         return EXIT_OK
 
     _run(body)
@@ -554,7 +553,11 @@ def compare(
         _write_json(json_path, compare_json(rows, instance))
         failed = sum(1 for r in rows if r.status == "failed")
         if str(json_path) != "-":
-            typer.echo(f"{len(rows)} cases, {failed} failed. Report: {target}")
+            from resilience.report.analyses import console_against_base
+
+            for line in console_against_base(rows, instance.settings.currency):
+                typer.echo(line)
+            typer.echo(f"{_count(rows, 'case')}, {failed} failed. Report: {target}")
             for r in rows:
                 if r.status == "failed":
                     typer.echo(f"  failed: {r.strategy} × {r.whatif}: {r.reason}")

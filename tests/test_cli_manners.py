@@ -115,3 +115,25 @@ def test_a_writer_closed_after_ctrl_c_prints_no_traceback(tmp_path):
             for when in ("before", "after")}
     assert "not in an element" in runs["before"].stderr
     assert runs["after"].stderr == "" and runs["after"].returncode == 0
+
+
+def test_compare_says_what_each_strategy_costs_and_buys_against_base(tmp_path):
+    """basic_sheets with P = 50: gallium D = 100, a: AAA ĉ 10 (p = 0.1), b: BBB ĉ 20.
+    Base: all from a, since a lost unit costs 0.1 · 50 = 5 in expectation, less than the
+    10 more b asks: 1,000 + 0.1 · 100 · 50 = 1,500. cap50 (AAA ≤ 50 %): 500 + 1,000
+    spend + 0.1 · 50 · 50 = 1,750. Δ objective +250, Δ spend +500, Δ expected shortage
+    cost −250; CVaR (α 0.95: the AAA scenario) 5,000 → 2,500, Δ −2.5 k; largest HHI
+    10,000 → 5,000."""
+    sheets = basic_sheets(Policies=[{"rule": "max_country_share", "target": "AAA",
+                                     "value": 0.5, "strategy": "cap50"}])
+    sheets["Materials"][0]["shortage_penalty"] = 50
+    write_workbook(tmp_path / "book.xlsx", sheets)
+    result = _cli(tmp_path, "compare", "book.xlsx", "--strategies", "base,cap50",
+                  "--whatifs", "base")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("strategy × what-if"))
+    assert "Δ objective" in header and "Δ spend" in header and "Δ CVaR" in header
+    capped = next(line for line in lines if line.startswith("cap50 × base")).split()
+    # objective, Δ objective, Δ spend, Δ CVaR, Δ shortage cost, Δ HHI, projects
+    assert capped[3:] == ["1.8", "k", "+250", "+500", "−2.5", "k", "−250", "−5,000", "0"]

@@ -536,3 +536,53 @@ def strategies_sheet(rows, currency: str):
             chart_title="Objective and spend by strategy")
 
     return add
+
+
+def console_against_base(rows: Sequence[CompareRow], currency: str) -> list[str]:
+    """What each strategy (and what-if) costs and buys against the base case, as lines
+    for the console: the answer a planner wants without opening the report.
+
+        strategy × what-if      objective   Δ objective   Δ spend   Δ CVaR   Δ shortage
+        eu_crma  × base         13.9 bn     +134 M        +150 M    −42 M    −5.1 M ...
+    """
+    solved = [r for r in against_base(rows) if r.status != "failed" and r.figures]
+    if not solved:
+        return []
+    header = ["strategy × what-if", f"objective ({currency})", "Δ objective", "Δ spend",
+              "Δ CVaR", "Δ exp. shortage cost", "Δ largest HHI", "projects built"]
+    table = [header]
+    for r in solved:
+        f = r.figures
+        delta = f.get("vs_base")
+        projects = len((f.get("summary") or {}).get("investments") or ())
+        if delta is None:
+            changes = ["(base)" if r.strategy == BASE else "—"] * 5
+        else:
+            changes = [_signed_money(delta[key]) for key in
+                       ("objective", "first_stage_cost", "cvar", "expected_shortage_cost")]
+            hhi = round(delta["largest_hhi"])
+            changes.append("0" if hhi == 0 else f"{'+' if hhi > 0 else '−'}{abs(hhi):,}")
+        table.append([f"{r.strategy} × {r.whatif}", _short_money(f["objective"]),
+                      *changes, str(projects)])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+             for row in table]
+    return [lines[0], *lines[1:],
+            "objective = spend + (1 − λ)·expected recourse + λ·CVaR; Δ = the case minus "
+            "the base strategy under the same what-if (negative: cheaper or less risk)"]
+
+
+def _short_money(value: float) -> str:
+    size = abs(value)
+    for limit, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if size >= limit:
+            return f"{value / limit:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def _signed_money(value: float) -> str:
+    if value == 0:
+        return "0"
+    text = _short_money(abs(value))
+    return ("+" if value > 0 else "−") + text
