@@ -94,7 +94,8 @@ CHINA_PLUS_ONE_CAP = 0.50
 CHINA_PLUS_ONE_FROM = "2028"
 FRIENDSHORING_TARGET = 0.80
 FRIENDSHORING_FROM = "2030"
-FRIENDSHORING_MARGIN = 0.90  # at most 90 % of what allied capacity can carry in 2030
+FRIENDSHORING_MARGIN = 0.75  # at most 75 % of what allied capacity can carry in 2030, so
+#                             the scenario stays feasible under the +30 % demand surge
 ALLY_FLAGS = ("NATO", "EU", "G7", "OECD", "Quad")  # ALLY = member of any of these
 
 SETTINGS_V2 = [
