@@ -30,6 +30,7 @@ from resilience.report.kpis import (
     HHI_UNIT,
     SHARE_UNIT,
     SolveSummary,
+    clean_json,
     objective_terms,
     scenario_rows,
     solve_summary,
@@ -492,8 +493,10 @@ def legacy_summary(result: SolveResult) -> dict:
 
 
 def without_units(data: dict) -> dict:
-    """The JSON with exactly the keys the units added taken out again."""
-    plain = {key: value for key, value in data.items() if key != "units"}
+    """The JSON with exactly the keys the units added taken out again, and the schema
+    version JSON v2 put first."""
+    plain = {key: value for key, value in data.items()
+             if key not in ("units", "schema_version")}
     plain["plan"] = [{k: v for k, v in line.items() if k != "unit"} for line in data["plan"]]
     plain["policies"] = [{k: v for k, v in row.items()
                           if k not in ("unit", "cost_per_point_unit")}
@@ -533,8 +536,11 @@ def test_policy_rows_say_what_their_limit_and_achieved_are_measured_in(solved):
 
 
 def test_the_typed_summary_gives_the_json_of_before_plus_units(solved):
+    """The same figures as before, under the same keys in the same order, with units,
+    `schema_version` first and (JSON v2) numerical noise rounded by `clean_json`."""
     result, summary, _ = solved
-    assert without_units(summary) == legacy_summary(result)
+    assert list(summary)[0] == "schema_version" and summary["schema_version"] == "2"
+    assert without_units(summary) == clean_json(legacy_summary(result))
     assert list(without_units(summary)) == list(legacy_summary(result)), "same key order"
     assert [list(line) for line in without_units(summary)["plan"]] == [
         list(line) for line in legacy_summary(result)["plan"]]
@@ -546,7 +552,7 @@ def test_the_json_of_before_plus_units_with_a_cross_check_and_no_policies():
         result.solution, cross_check=CrossCheck("pyomo:cbc", 123.0, 120.0, True)))
     for case in (result, checked):
         data = solve_summary(case)
-        assert without_units(data) == legacy_summary(case)
+        assert without_units(data) == clean_json(legacy_summary(case))
         assert data["units"]["currency"] == "USD", "the Settings default"
         assert data["units"]["quantity"] == {f"m{i}": "t" for i in range(5)}
     assert solve_summary(checked)["cross_check"]["solver"] == "pyomo:cbc"

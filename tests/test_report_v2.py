@@ -86,7 +86,8 @@ def horizon() -> SolveResult:
 
 def test_multi_period_json_keys(horizon):
     data = solve_summary(horizon)
-    assert list(data) == V1_KEYS[:10] + ["periods", "by_period", "investments"] + V1_KEYS[10:]
+    assert list(data) == ["schema_version", *V1_KEYS[:10], "periods", "by_period",
+                          "investments", *V1_KEYS[10:]]
     assert data["periods"] == ["2026", "2027", "2028"]
     assert list(data["cost_breakdown"]) == V1_BREAKDOWN + ["capex", "stock_purchase"]
     assert [list(p) for p in data["by_period"]] == [
@@ -174,7 +175,8 @@ def test_a_one_row_periods_instance_gets_the_multi_period_shape():
                                    demand_rows=(), policies=(),
                                    offers=(CN, US, AU), scenario_rows=())
     data = solve_summary(solve_case(instance))
-    assert list(data) == V1_KEYS[:10] + ["periods", "by_period", "investments"] + V1_KEYS[10:]
+    assert list(data) == ["schema_version", *V1_KEYS[:10], "periods", "by_period",
+                          "investments", *V1_KEYS[10:]]
     assert data["periods"] == ["2026"]
     assert data["investments"] == []
     assert [p["period"] for p in data["plan"]] == ["2026"]
@@ -200,7 +202,7 @@ def test_no_periods_sheet_keeps_the_v1_shape(tmp_path):
 
     book = write_workbook(tmp_path / "v1.xlsx", basic_sheets())
     data = solve_summary(solve_case(prepare_case(load(book))))
-    assert list(data) == V1_KEYS
+    assert list(data) == ["schema_version", *V1_KEYS]
     assert list(data["cost_breakdown"]) == V1_BREAKDOWN
     assert all(list(item) == V1_PLAN_ITEM for item in data["plan"])
     assert all(list(s) == V1_SCENARIO for s in data["scenarios"])
@@ -217,7 +219,7 @@ def test_no_periods_sheet_with_projects_adds_only_investments():
     instance = dataclasses.replace(horizon_instance(), periods=(), demand_rows=(),
                                    policies=(), offers=(CN, US, au_now), scenario_rows=())
     data = solve_summary(solve_case(instance))
-    assert list(data) == V1_KEYS[:10] + ["investments"] + V1_KEYS[10:]
+    assert list(data) == ["schema_version", *V1_KEYS[:10], "investments", *V1_KEYS[10:]]
     assert data["investments"] == []
     assert list(data["cost_breakdown"]) == V1_BREAKDOWN + ["capex", "stock_purchase"]
     assert all(list(item) == V1_PLAN_ITEM for item in data["plan"])

@@ -23,6 +23,7 @@ from resilience.analyses.compare import BASE, CompareRow
 from resilience.report.cells import set_value
 from resilience.report.charts import stacked_columns
 from resilience.report.files import write_atomically
+from resilience.report.kpis import json_document
 from resilience.report.layout import Sheet, Styles, currency_label, width_for
 from resilience.report.sheets import column_after
 
@@ -164,9 +165,9 @@ def _difference(value: float, base: float) -> float:
 
 
 def compare_json(rows, instance) -> dict[str, Any]:
-    """The JSON of `compare`: each case's figures (without the full solve summary) and
-    `vs_base`, its difference to the base case (see `against_base`)."""
-    return {
+    """The JSON of `compare` (docs/json.md): each case's figures (without the full solve
+    summary) and `vs_base`, its difference to the base case (see `against_base`)."""
+    return json_document({
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
         "cases": [
             {"strategy": r.strategy, "whatif": r.whatif, "status": r.status,
@@ -175,7 +176,7 @@ def compare_json(rows, instance) -> dict[str, Any]:
             for r in against_base(rows)
         ],
         "failed": sum(1 for r in rows if r.status == "failed"),
-    }
+    })
 
 
 def money_axis_format(values: Sequence[float | None]) -> str:
@@ -367,19 +368,21 @@ def write_compare_report(rows, instance, target: Path) -> None:
 
 
 def frontier_json(result, instance) -> dict[str, Any]:
+    """The JSON of `frontier` (docs/json.md): both sweeps, each point with its figures."""
+
     def points(items):
         return [{"parameter": p.parameter, "ok": p.ok, "reason": p.reason or None,
                  "knee": p.knee,
                  **{k: v for k, v in p.figures.items() if k != "summary"}} for p in items]
 
-    return {
+    return json_document({
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
         "hhi_range": {"cost_optimal_largest_hhi": result.hhi_range[0],
                       "lowest_achievable": result.hhi_range[1]},
         "hhi_sweep": points(result.hhi_points),
         "risk_aversion_sweep": points(result.risk_points),
         "failed": sum(1 for p in result.hhi_points + result.risk_points if not p.ok),
-    }
+    })
 
 
 def write_frontier_report(result, instance, target: Path) -> None:
@@ -465,17 +468,20 @@ def _scatter(sheet, top, last, x_col, y_col, knee_points, title, x_title, y_titl
 
 
 def evaluate_json(rows, instance, plan) -> dict[str, Any]:
+    """The JSON of `evaluate` (docs/json.md): per what-if, the plan held fixed beside the
+    plan re-optimised for it, and the regret."""
+
     def strip(figures):
         return {k: v for k, v in figures.items() if k != "summary"}
 
-    return {
+    return json_document({
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
         "plan": plan.source,
         "cases": [{"whatif": r.whatif, "ok": r.ok, "reason": r.reason or None,
                    "fixed_plan": strip(r.fixed), "reoptimised": strip(r.reoptimised),
                    "regret": r.regret, "adjustments": list(r.clipped)} for r in rows],
         "failed": sum(1 for r in rows if not r.ok),
-    }
+    })
 
 
 def write_evaluate_report(rows, instance, plan, target: Path) -> None:

@@ -9,7 +9,11 @@ Over a planning horizon (a workbook with a Periods sheet, even of one row; SPEC 
 JSON takes the multi-period shape: `periods`, `by_period`, `investments`, a `period` on
 every plan line and scenario, and `stockpile`, `hhi` and `shares` keyed by period. A
 workbook without a Periods sheet keeps the v1 shape, with `investments` added when it has
-projects and the few v2 figures it uses (capex, stock purchases, spot) beside v1's."""
+projects and the few v2 figures it uses (capex, stock purchases, spot) beside v1's.
+
+Every command's JSON (solve, compare, frontier, evaluate, validate) leaves through one
+step, `json_document`: `schema_version` first, and numerical noise rounded away
+(`clean_number`). The fields are documented in docs/json.md."""
 
 from __future__ import annotations
 
@@ -24,6 +28,14 @@ from resilience.domain import STAGES, CrossCheck, Investment, PolicyCost, Settin
 from resilience.verify import PeriodCheck, ScenarioCheck
 
 NOISE = 1e-9  # shares and quantities below this are solver noise, shown as zero
+
+# The version of the JSON every command writes: "2" adds `schema_version` itself, the
+# rounding of numerical noise and `validate --json` to the unversioned JSON of before.
+# Raise it when a field changes meaning or goes away (adding one is not a new version).
+SCHEMA_VERSION = "2"
+JSON_NOISE = 1e-9  # relative: a figure this close to a whole number is that number
+JSON_DIGITS = 15  # significant digits a double always keeps through a decimal round trip
+JSON_SHORT = 12  # a figure whose 15 digits end in 3 zeros is that shorter decimal
 
 SHARE_UNIT = "fraction of demand (0-1)"
 HHI_UNIT = "HHI points (0-10,000)"
@@ -275,9 +287,10 @@ class SolveSummary:
         return bool(self.periods)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for `json.dumps(..., allow_nan=False)`: a fresh dict on each call
-        (callers may add to it), keys in a fixed order so that two runs write the same
-        bytes. A non-finite figure from a solver becomes null rather than invalid JSON.
+        """The JSON of `solve`, as `json_document` writes it (`schema_version` first,
+        noise rounded), plain data for `json.dumps(..., allow_nan=False)`: a fresh dict on
+        each call (callers may add to it), keys in a fixed order so that two runs write
+        the same bytes. A non-finite figure from a solver becomes null.
 
         A workbook without a Periods sheet gets v1's keys, plus `investments` when it has
         projects, `capex` / `stock_purchase` in the cost breakdown when it has projects /
@@ -333,7 +346,7 @@ class SolveSummary:
                 "bound": _finite(self.cross_check.bound)},
             "timings": dataclasses.asdict(self.timings),
         })
-        return out
+        return json_document(out)
 
 
 def _scenario_json(scenario: ScenarioCheck, multi: bool, spot: bool) -> dict[str, Any]:
@@ -350,6 +363,76 @@ def _scenario_json(scenario: ScenarioCheck, multi: bool, spot: bool) -> dict[str
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
+
+
+# ---- the one step every command's JSON leaves through ---------------------------------
+
+
+def clean_number(value: float) -> float | None:
+    """A figure as the JSON writes it, without the solver's and the arithmetic's noise:
+
+    - within `JSON_NOISE` of a whole number, relative to its size (absolute below 1), it
+      is that number: a shortage of 2.91e-11 is 0.0, a quantity of 2499.9999999999995 is
+      2500.0, a CVaR of 240179999.9999998 is 240180000.0 (so a sum of money above 500
+      million is written in whole units: its cents are below the solver's precision);
+    - else, when its first `JSON_DIGITS` significant digits are a decimal of at most
+      `JSON_SHORT` digits, it is that decimal: the rest was the binary tail of a sum,
+      0.30000000000000004 is 0.3 and 0.6499999999999999 is 0.65;
+    - else it is exact: 16.720555555555556 and 1/3 are written to the last digit, as the
+      report workbook holds them, and so are 0.35, 1234.56 and 1e-6.
+
+    A value that is not finite (a solver's infinite bound) is None (null)."""
+    if value.is_integer():
+        return value + 0.0  # -0.0 becomes 0.0
+    if not math.isfinite(value):
+        return None
+    size = abs(value)
+    tolerance = JSON_NOISE * size if size > 1.0 else JSON_NOISE
+    below = size % 1.0  # the distance down to the whole number below
+    if below <= tolerance:
+        return math.copysign(size - below, value) + 0.0
+    if 1.0 - below <= tolerance:
+        return math.copysign(size - below + 1.0, value)
+    text = f"{value:.{JSON_DIGITS}g}"
+    if len(text.partition("e")[0].lstrip("-0.").replace(".", "")) <= JSON_SHORT:
+        return float(text)
+    return value
+
+
+_KEPT = frozenset({str, int, bool, type(None)})
+
+
+def clean_json(data: Any) -> Any:
+    """`data` with every float passed through `clean_number` (numpy scalars too), in
+    fresh dicts and lists; keys, order and every other value as they are. Idempotent."""
+    kind = type(data)
+    if kind is dict:
+        return {key: (value if type(value) in _KEPT else clean_number(value)
+                      if type(value) is float else clean_json(value))
+                for key, value in data.items()}
+    if kind is list or kind is tuple:
+        return [value if type(value) in _KEPT else clean_number(value)
+                if type(value) is float else clean_json(value) for value in data]
+    if kind in _KEPT:
+        return data
+    if isinstance(data, float):  # a float subclass: numpy.float64
+        return clean_number(float(data))
+    if isinstance(data, dict):
+        return clean_json(dict(data))
+    if isinstance(data, list | tuple):
+        return clean_json(list(data))
+    if hasattr(data, "item"):  # another numpy scalar
+        return clean_json(data.item())
+    return data
+
+
+def json_document(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a command as it is written: `schema_version` first, then `data` with
+    its numerical noise rounded (`clean_json`). Every command's JSON goes through here,
+    and `result.to_dict()` of the Python API returns exactly this."""
+    return {"schema_version": SCHEMA_VERSION,
+            **{key: value for key, value in clean_json(data).items()
+               if key != "schema_version"}}
 
 
 def summarise(result: SolveResult) -> SolveSummary:
