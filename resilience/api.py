@@ -12,15 +12,22 @@ write workbooks start without them.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from resilience.domain import CrossCheck, Instance, PlanLine, Solution, Status
 from resilience.errors import (
     ExtraError,
     InfeasibleError,
+    InputError,
     NoPlanError,
+    Problem,
     SolverDisagreement,
     VerificationError,
 )
@@ -284,3 +291,132 @@ def cross_check(built, result: SolveResult, other: str, choice: SolverChoice
 
 def _fmt(value: float | None) -> str:
     return "none" if value is None else f"{value:,.6f}"
+
+
+# ---- validate: every problem, and what a valid workbook holds ---------------------
+
+
+def load(path: str | Path) -> Instance:
+    """Read and validate a workbook: the instance, or `InputError` listing every problem
+    (`validate_workbook` returns them instead)."""
+    from resilience.validate import load as load_workbook
+
+    return load_workbook(path)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `validate` finds: every problem (errors and warnings, in sheet and row order)
+    and, for a valid workbook, the instance read."""
+
+    file: str
+    sha256: str | None
+    problems: tuple[Problem, ...]
+    instance: Instance | None
+
+    @property
+    def ok(self) -> bool:
+        return self.instance is not None
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if not p.warning)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.warning)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `validate --json` writes (docs/json.md)."""
+        from resilience.report.kpis import json_document
+
+        return json_document({
+            "ok": self.ok,
+            "input": {"file": self.file, "sha256": self.sha256},
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "problems": [_problem_json(p) for p in self.problems],
+            "workbook": None if self.instance is None else _workbook_counts(self.instance),
+            "settings": None if self.instance is None else dataclasses.asdict(
+                self.instance.settings),
+        })
+
+
+def validate_workbook(path: str | Path) -> Validation:
+    """Read and check a workbook; never raises for a problem in it."""
+    path = Path(path)
+    try:
+        instance = load(path)
+    except InputError as exc:
+        return Validation(path.name, _sha256_or_none(path), tuple(exc.problems), None)
+    return Validation(instance.source_name, instance.source_sha256,
+                      tuple(_problem_of(text) for text in instance.warnings), instance)
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+# A problem as `str(Problem)` writes it: "Sheet!Cell: message (found: value)". Excel
+# forbids ':' in sheet names, so the first ': ' ends the location.
+_PROBLEM_TEXT = re.compile(r"^(?P<where>[^:]*): (?P<message>.*?)"
+                           r"(?: \(found: (?P<found>.*)\))?$", re.DOTALL)
+_CELL = re.compile(r"^(?:[A-Z]{1,3}\d*|\d+(?::\d+)?|[A-Z]{1,3}:[A-Z]{1,3}|\d+:\d+)$")
+
+
+def _problem_of(text: str) -> Problem:
+    """A valid workbook's warning, kept by the instance as the text `str(Problem)` wrote,
+    back as a Problem. `found` comes back as the value when its text is a Python literal
+    (a quoted string, a number), else as the text; one shortened with '…' stays text."""
+    match = _PROBLEM_TEXT.match(text)
+    if match is None:
+        return Problem("", "", text, warning=True)
+    where = match["where"]
+    sheet, _, cell = where.rpartition("!")
+    if not sheet or not _CELL.match(cell):
+        sheet, cell = where, ""
+    found: object = match["found"]
+    if found is not None:
+        try:
+            found = ast.literal_eval(found)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            pass
+    return Problem(sheet, cell, match["message"], found, warning=True)
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    found = problem.found
+    if not (found is None or isinstance(found, bool | int | float | str)):
+        found = str(found)
+    return {"sheet": problem.sheet, "cell": problem.cell, "message": problem.message,
+            "found": found, "warning": problem.warning}
+
+
+def _workbook_counts(instance: Instance) -> dict[str, Any]:
+    """What a valid workbook holds, as `validate` describes it."""
+    from resilience.whatif import known_whatifs
+
+    if instance.multi_period:  # every scenario present in some period, baseline once
+        scenarios = {s.name.casefold(): s for t in instance.period_ids()
+                     for s in instance.scenarios(t)}
+    else:
+        scenarios = {s.name.casefold(): s for s in instance.scenarios()}
+    return {
+        "periods": list(instance.period_ids()) if instance.multi_period else [],
+        "materials": len(instance.materials),
+        "countries": len(instance.countries),
+        "offers": len(instance.offers),
+        "suppliers": len({o.supplier for o in instance.offers}),
+        "projects": sum(1 for o in instance.offers if o.is_project),
+        "scenarios": len(scenarios),
+        "scenarios_from": "generated" if instance.scenario_rows is None else "sheet",
+        "policy_rows": len(instance.policies),
+        "policy_rows_always_on": sum(1 for p in instance.policies
+                                     if p.strategy is None and p.whatif is None),
+        "strategies": list(instance.strategies()),
+        "whatifs": list(known_whatifs(instance)),
+        "whatif_edits": len(instance.whatif_edits),
+    }

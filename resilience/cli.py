@@ -127,12 +127,20 @@ def _run(action: Callable[[], int]) -> None:
 
 
 @app.command()
-def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")]) -> None:
+def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")],
+             json_path: Annotated[Path | None, typer.Option(
+                 "--json", help="Also write the result as JSON here ('-' for stdout): "
+                 "ok, every problem, what the workbook holds")] = None,
+             force: Annotated[bool, typer.Option(
+                 "--force", help="Overwrite the JSON file if it already exists")] = False,
+             ) -> None:
     """Check a workbook and list every problem as Sheet!Cell: what is wrong."""
 
     def body() -> int:
         from resilience.validate import load
 
+        if json_path is not None:
+            return _validate_json(book, json_path, force)
         instance = load(book)
         typer.echo(_describe(instance))
         if instance.warnings:
@@ -142,6 +150,29 @@ def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")
         return EXIT_OK
 
     _run(body)
+
+
+def _validate_json(book: Path, json_path: Path, force: bool) -> int:
+    """validate --json: the JSON (docs/json.md) is written whether or not the workbook is
+    valid; the problems are still printed, and an invalid workbook still exits 2."""
+    from resilience.api import validate_workbook
+
+    if str(json_path) != "-":
+        _check_outputs(json_path, None, (book,), force)
+    validation = validate_workbook(book)
+    _write_json(json_path, validation.to_dict())
+    if not validation.ok:
+        raise InputError(list(validation.problems))
+    instance = validation.instance
+    if str(json_path) == "-":
+        _warn(instance)  # standard output holds the JSON alone
+        return EXIT_OK
+    typer.echo(_describe(instance))
+    if instance.warnings:
+        typer.echo(f"Warnings ({len(instance.warnings)}):")
+        for warning in instance.warnings:
+            typer.echo(f"  {warning}")
+    return EXIT_OK
 
 
 def _describe(instance) -> str:
