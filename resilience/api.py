@@ -8,6 +8,12 @@ budget), `diagnose_infeasible` explains an infeasible case in the workbook's ter
 
 The Pyomo and HiGHS imports happen inside the functions, so commands that only read or
 write workbooks start without them.
+
+The same module is the Python API for scripts and notebooks (docs/api.md): `load` a
+workbook, `prepare_case` (strategy, what-if, risk aversion), `solve_case`, and the
+analyses `compare`, `frontier` and `evaluate`, besides `validate_workbook`. Every result
+gives `to_dict()`, exactly the JSON its command writes with `--json` (docs/json.md), and
+`to_frames()`, its tables as pandas DataFrames (resilience/frames.py).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import ast
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from resilience.cases import prepare_case
 from resilience.domain import CrossCheck, Instance, PlanLine, Solution, Status
 from resilience.errors import (
     ExtraError,
@@ -33,15 +40,67 @@ from resilience.errors import (
 )
 from resilience.verify import Verification, verify
 
+if TYPE_CHECKING:
+    from resilience.analyses.compare import CompareRow
+    from resilience.analyses.evaluate import EvaluateRow
+    from resilience.analyses.frontier import Frontier
+    from resilience.frames import CompareFrames, EvaluateFrames, FrontierFrames, SolveFrames
+    from resilience.plan_reader import FixedPlan
+    from resilience.report.kpis import SolveSummary
+
+__all__ = [
+    "CompareResult", "EvaluateResult", "FrontierResult", "SolveResult", "SolverChoice",
+    "Validation", "compare", "evaluate", "frontier", "load", "prepare_case", "solve_case",
+    "validate_workbook",
+]
+
 NUMERICAL_RETRIES = 2
 Extra = Callable[[object, Instance], None]  # extra(model, instance), PyPSA-style
 
 
 @dataclass(frozen=True)
 class SolveResult:
+    """One solved case: the case solved (`instance`), the solver's `solution` and the
+    independent `verification` of its plan."""
+
     instance: Instance
     solution: Solution
     verification: Verification
+
+    def summary(self) -> SolveSummary:
+        """The typed summary the report and the JSON are made of."""
+        from resilience.report.kpis import summarise
+
+        return summarise(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `solve --json` writes, as plain data (docs/json.md)."""
+        return self.summary().to_json()
+
+    def to_frames(self) -> SolveFrames:
+        """The plan, shares, HHI, scenarios, policy costs, costs, stock and projects as
+        pandas DataFrames, made from `to_dict()` so that the two agree."""
+        from resilience.frames import solve_frames
+
+        return solve_frames(self.to_dict())
+
+    def as_plan(self) -> FixedPlan:
+        """The plan (orders, reserves, stock, projects built) as `evaluate` holds it
+        fixed: the same plan its report's Plan, Stockpile and Projects sheets give."""
+        from resilience.plan_reader import FixedPlan
+
+        multi = self.instance.multi_period
+        return FixedPlan(
+            lines=tuple((line.supplier, line.material, line.country,
+                         line.processing_country, line.quantity, line.reserve,
+                         *((line.period,) if multi else ()))
+                        for line in self.solution.plan),
+            stockpile=dict(self.solution.stockpile),
+            source=f"the plan solved for {self.instance.source_name}",
+            stock_levels={m: dict(levels) for m, levels in
+                          self.solution.stock_levels.items()} if multi else None,
+            builds=tuple((i.supplier, i.material, i.country, i.processing_country, i.period)
+                         for i in self.solution.investments))
 
 
 @dataclass(frozen=True)
@@ -420,3 +479,166 @@ def _workbook_counts(instance: Instance) -> dict[str, Any]:
         "whatifs": list(known_whatifs(instance)),
         "whatif_edits": len(instance.whatif_edits),
     }
+
+
+
+
+
+# ---- the analyses: results that give their JSON and DataFrames ----------------------
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """Every strategy under every what-if (`compare`): one row per case, in the order
+    strategies × what-ifs; a failed case has status "failed" and its reason."""
+
+    instance: Instance
+    rows: tuple[CompareRow, ...]
+    skipped_whatifs: tuple[str, ...] = ()  # library what-ifs that do not apply, left out
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.rows if r.status == "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `compare --json` writes (docs/json.md)."""
+        from resilience.report.analyses import compare_json
+
+        return compare_json(list(self.rows), self.instance)
+
+    def to_frames(self) -> CompareFrames:
+        from resilience.frames import compare_frames
+
+        return compare_frames(self.to_dict())
+
+
+@dataclass(frozen=True)
+class FrontierResult:
+    """Cost against concentration and against tail risk (`frontier`) for one case."""
+
+    instance: Instance
+    frontier: Frontier
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `frontier --json` writes (docs/json.md)."""
+        from resilience.report.analyses import frontier_json
+
+        return frontier_json(self.frontier, self.instance)
+
+    def to_frames(self) -> FrontierFrames:
+        from resilience.frames import frontier_frames
+
+        return frontier_frames(self.to_dict())
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """A plan held fixed under the base case and each what-if (`evaluate`), beside the
+    plan re-optimised for each."""
+
+    instance: Instance
+    plan: FixedPlan
+    rows: tuple[EvaluateRow, ...]
+    skipped_whatifs: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.rows if not r.ok)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON `evaluate --json` writes (docs/json.md)."""
+        from resilience.report.analyses import evaluate_json
+
+        return evaluate_json(list(self.rows), self.instance, self.plan)
+
+    def to_frames(self) -> EvaluateFrames:
+        from resilience.frames import evaluate_frames
+
+        return evaluate_frames(self.to_dict())
+
+
+def compare(instance: Instance, strategies: Sequence[str] | None = None,
+            whatifs: Sequence[str] | None = None, *, workers: int = 1,
+            scheduler: str | None = None, reuse: bool = True, progress: bool = False,
+            solver: str = "highs", threads: int = 1, extra: Extra | Path | None = None,
+            check_with: str | None = None) -> CompareResult:
+    """Solve every strategy × every what-if of a loaded workbook, as `resilience compare`
+    does. Names as on the command line, "base" for none; by default base and every
+    strategy known to the workbook and the library, and base and every what-if of the
+    workbook and those of the library that apply to it (the others are listed in
+    `skipped_whatifs`). `workers` local processes, or a Dask `scheduler` address."""
+    from resilience.analyses.batch import executor_for
+    from resilience.analyses.compare import BASE
+    from resilience.analyses.compare import compare as run_compare
+    from resilience.cases import applicable_whatifs, known_strategies
+
+    chosen_s = list(strategies) if strategies is not None else [
+        BASE, *known_strategies(instance)]
+    skipped: Sequence[str] = ()
+    if whatifs is None:
+        applicable, skipped = applicable_whatifs(instance)
+        chosen_w = [BASE, *applicable]
+    else:
+        chosen_w = list(whatifs)
+    with executor_for(workers, scheduler) as executor:
+        rows = run_compare(instance, _cases(chosen_s), _cases(chosen_w), executor,
+                           progress=progress, reuse=reuse,
+                           choice=SolverChoice(solver, threads, extra, check_with))
+    return CompareResult(instance, tuple(rows), tuple(skipped))
+
+
+def frontier(case: Instance, points: int = 11, *, workers: int = 1,
+             scheduler: str | None = None, progress: bool = False, solver: str = "highs",
+             threads: int = 1, extra: Extra | Path | None = None,
+             check_with: str | None = None) -> FrontierResult:
+    """The two sweeps of `resilience frontier` for a case (a loaded workbook, or one
+    from `prepare_case` with a strategy and what-if): a uniform HHI limit from the
+    cost-optimal plan's largest HHI down to the lowest achievable, and risk aversion λ
+    from 0 to 1, `points` points each."""
+    from resilience.analyses.batch import executor_for
+    from resilience.analyses.frontier import frontier as sweep
+
+    if points < 1:
+        raise InputError([Problem("", "", "points must be at least 1", found=points)])
+    with executor_for(workers, scheduler) as executor:
+        result = sweep(case, points, executor, workers=max(workers, 1), progress=progress,
+                       choice=SolverChoice(solver, threads, extra, check_with))
+    return FrontierResult(case, result)
+
+
+def evaluate(instance: Instance, plan: SolveResult | FixedPlan | str | Path,
+             whatifs: Sequence[str] | None = None, *, strategy: str | None = None,
+             workers: int = 1, scheduler: str | None = None, progress: bool = False,
+             solver: str = "highs", threads: int = 1, extra: Extra | Path | None = None,
+             check_with: str | None = None) -> EvaluateResult:
+    """Hold a plan fixed under the base case and each what-if, as `resilience evaluate`
+    does: the plan of a `SolveResult`, a report or plan workbook (its path), or a
+    `FixedPlan`. By default every what-if of the workbook and those of the library that
+    apply to it; `strategy` shapes the re-optimised plans."""
+    from resilience.analyses.batch import executor_for
+    from resilience.analyses.evaluate import evaluate as run_evaluate
+    from resilience.cases import applicable_whatifs
+    from resilience.plan_reader import read_plan
+
+    if isinstance(plan, SolveResult):
+        fixed = plan.as_plan()
+    elif isinstance(plan, str | Path):
+        fixed = read_plan(Path(plan), instance)
+    else:
+        fixed = plan
+    skipped: Sequence[str] = ()
+    if whatifs is None:
+        chosen, skipped = applicable_whatifs(instance)
+    else:
+        chosen = list(whatifs)
+    cases = [None, *(w for w in _cases(chosen) if w is not None)]
+    with executor_for(workers, scheduler) as executor:
+        rows = run_evaluate(instance, fixed, cases, strategy, executor, progress=progress,
+                            choice=SolverChoice(solver, threads, extra, check_with))
+    return EvaluateResult(instance, fixed, tuple(rows), tuple(skipped))
+
+
+def _cases(names: Sequence[str | None]) -> list[str | None]:
+    """Strategy or what-if names with "base" (any case) or None for none."""
+    return [None if name is None or name.strip().casefold() == "base" else name
+            for name in names]
