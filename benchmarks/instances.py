@@ -339,10 +339,10 @@ def _horizon(base: _Base, n_k: int, rng: np.random.Generator, size: str, seed: i
     offers = tuple(offers)
 
     # ---- scenarios: every period, one more hit in one period, one period only ----------
-    n_specific_per_period = 12
+    n_specific_per_period = max(1, round(0.06 * n_k))  # 12 of the horizon's 200
     n_every = n_k - n_specific_per_period * n_t
     every_probability = rng.dirichlet(np.ones(n_every)) * 0.35
-    extra_hit = set(rng.choice(n_every, size=10, replace=False).tolist())
+    extra_hit = set(rng.choice(n_every, size=min(10, n_every), replace=False).tolist())
     surged = rng.random(n_k) < 0.4
     surge = np.where(surged, np.round(rng.uniform(0.2, 1.0, n_k), 2), 0.0)
     scenarios = []

@@ -140,3 +140,36 @@ def test_evaluate_holds_the_horizon_plan_fixed(work):
     rows = {r["whatif"]: r for r in data["cases"]}
     assert rows["base"]["regret"] == pytest.approx(0, abs=1e-6)
     assert rows["ga_boom"]["regret"] >= -1e-6
+
+
+def test_compare_keeps_an_excluded_offer_out_of_spot_too():
+    """Gallium D = 100, P = 1,000. a: CHN (FEOC), ĉ 10, sells spot up to 100; b: AAA,
+    ĉ 20. Scenario `aaa_out` (AAA lost, π = 0.5). Strategy x excludes FEOC.
+    Under x, a is out for orders and for spot: all from b, 2,000, and in `aaa_out` the
+    100 lost are short: 0.5 · 100,000 = 50,000; total 52,000 — the same whether compare
+    shares one model between strategies or builds one per case. (The shared model once
+    let a sell spot under x: 2,500, which the independent check rejected.)"""
+    from resilience.analyses.compare import compare
+    from resilience.domain import (
+        Country,
+        Instance,
+        Material,
+        Offer,
+        Period,
+        Policy,
+        Scenario,
+        ScenarioHit,
+    )
+
+    instance = Instance(
+        materials=(Material("ga", "t", 100, 1000),),
+        countries=(Country("CHN", groups=("FEOC",)), Country("AAA")),
+        offers=(Offer("a", "ga", "CHN", "CHN", 10, 100, spot_capacity=100),
+                Offer("b", "ga", "AAA", "AAA", 20, 100)),
+        policies=(Policy("exclude", "*", "FEOC", "group", "both", None, strategy="x"),),
+        scenario_rows=(Scenario("aaa_out", 0.5, (ScenarioHit("AAA", "*", 0.0),)),),
+        periods=(Period("2026"),))
+    for reuse in (True, False):
+        rows = {r.strategy: r for r in compare(instance, [None, "x"], [None], reuse=reuse)}
+        assert rows["x"].status == "optimal", rows["x"].reason
+        assert rows["x"].figures["objective"] == pytest.approx(52_000)

@@ -28,7 +28,7 @@ class StrategySwitch:
                 owner_tags = [tags[owner.policy_index] for owner in block.owners]
                 self.rows[family] = (block.lower.copy(), block.upper.copy(), owner_tags)
         self.columns = {name: built.layout.columns[name].upper.copy()
-                        for name in (F.CONTRACT, F.FIRM_ORDER, F.RESERVE)}
+                        for name in (F.CONTRACT, F.FIRM_ORDER, F.RESERVE, F.SPOT)}
 
     def select(self, session, strategy: str | None, excluded: np.ndarray) -> set[int]:
         """Switch the session to `strategy`; `excluded` flags the offer items its exclude
@@ -43,7 +43,10 @@ class StrategySwitch:
             block = layout.columns[name]
             if not block.size:
                 continue
-            forbid = excluded if name != F.RESERVE else excluded[layout.maps[F.RESERVE]]
+            # an excluded offer is out of orders, reserve and (SPEC §7) spot alike
+            forbid = {F.RESERVE: lambda: excluded[layout.maps[F.RESERVE]],
+                      F.SPOT: lambda: excluded[layout.maps[F.SPOT][1]]}.get(
+                name, lambda: excluded)()
             session.set_column_bounds(block.index, block.lower,
                                       np.where(forbid, 0.0, upper))
         return {i for i, t in enumerate(self.tags) if t is None or t == strategy}
