@@ -11,7 +11,14 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from resilience.analyses.batch import CaseOutcome, run_batch
+from resilience.analyses.batch import (
+    CaseOutcome,
+    Counter,
+    ProgressCallback,
+    report_now,
+    report_step,
+    run_batch,
+)
 from resilience.api import SolverChoice
 from resilience.domain import Instance
 
@@ -161,8 +168,10 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
     switch = StrategySwitch(built, tags)
     results = []
     for i, (strategy, case) in enumerate(cases):
+        report_now(f"{strategy or BASE} × {group.whatif or BASE}")
         if isinstance(case, str):
             results.append({"ok": False, "reason": case})
+            report_step()
             continue
         active = switch.select(session, case.strategy, excluded_items(built.data, case))
 
@@ -180,29 +189,35 @@ def solve_whatif_group(group: WhatIfGroup) -> list[dict[str, Any]]:
         outcome = _guarded(lambda _: solve(), str(strategy), None)
         results.append({"ok": True, "figures": outcome.value} if outcome.ok
                        else {"ok": False, "reason": outcome.reason})
+        report_step()
     return results
 
 
 def compare(instance: Instance, strategies: Sequence[str | None],
             whatifs: Sequence[str | None], executor: Executor | None = None,
-            progress: bool = False, overrides: dict | None = None,
+            progress: bool | ProgressCallback | Counter = False,
+            overrides: dict | None = None,
             reuse: bool = True, choice: SolverChoice | None = None) -> list[CompareRow]:
     """Every strategy × every what-if. With `reuse`, the strategies under one what-if
-    share one model (built once, switched by bounds); without, each case is built alone."""
+    share one model (built once, switched by bounds); without, each case is built alone.
+    `progress` (True, a callback or a counter: see `resilience.analyses.batch.run_batch`)
+    counts cases, strategy × what-if, either way."""
     if not reuse:
         cases = [
             (f"{s or BASE} × {w or BASE}",
              CompareCase(instance, s, w, overrides or {}, choice or SolverChoice()))
             for s in strategies for w in whatifs
         ]
-        outcomes = run_batch(solve_compare_case, cases, executor, progress, "compare")
+        outcomes = run_batch(solve_compare_case, cases, executor, progress,
+                             "compare cases")
         return [_row(case, outcome)
                 for (_, case), outcome in zip(cases, outcomes, strict=True)]
     groups = [(f"what-if {w or BASE}",
                WhatIfGroup(instance, w, tuple(strategies), overrides or {},
                            choice or SolverChoice()))
               for w in whatifs]
-    outcomes = run_batch(solve_whatif_group, groups, executor, progress, "compare")
+    outcomes = run_batch(solve_whatif_group, groups, executor, progress, "compare cases",
+                         units=[len(strategies)] * len(groups))
     by_case: dict[tuple[str | None, str | None], CompareRow] = {}
     for (_, group), outcome in zip(groups, outcomes, strict=True):
         for k, strategy in enumerate(group.strategies):

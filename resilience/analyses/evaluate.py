@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from resilience.analyses.batch import run_batch
+from resilience.analyses.batch import Counter, ProgressCallback, run_batch
 from resilience.api import SolverChoice
 from resilience.domain import Instance
 from resilience.plan_reader import FixedPlan, read_plan
@@ -96,11 +96,14 @@ def _embargoed_offers(case: Instance, whatif: str | None) -> set[int]:
 
 def evaluate(instance: Instance, plan: FixedPlan, whatifs: Sequence[str | None],
              strategy: str | None = None, executor: Executor | None = None,
-             progress: bool = False, choice: SolverChoice | None = None
+             progress: bool | ProgressCallback | Counter = False,
+             choice: SolverChoice | None = None
              ) -> list[EvaluateRow]:
+    """`progress` (True, a callback or a counter: see
+    `resilience.analyses.batch.run_batch`) counts what-ifs."""
     choice = choice or SolverChoice()
     cases = [(w or "base", (instance, plan, strategy, w, choice)) for w in whatifs]
-    outcomes = run_batch(evaluate_case, cases, executor, progress, "evaluate")
+    outcomes = run_batch(evaluate_case, cases, executor, progress, "evaluate cases")
     rows = []
     for (label, _), outcome in zip(cases, outcomes, strict=True):
         if not outcome.ok:

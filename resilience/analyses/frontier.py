@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from resilience.analyses.batch import run_batch
+from resilience.analyses.batch import (
+    Counter,
+    ProgressCallback,
+    report_now,
+    report_step,
+    run_batch,
+    tracking,
+)
 from resilience.api import SolverChoice
 from resilience.domain import Instance
 
@@ -76,10 +83,12 @@ def hhi_chunk(payload: tuple) -> list[dict[str, Any]]:
     session = hand_to_solver(built, choice)
     points = []
     for i, limit in enumerate(limits):
+        report_now(f"HHI ≤ {limit:,.0f}")
         current = apply_uniform_hhi(built, session, instance, limit)
         points.append(_solve_point(partial(solve_built, built, session, current,
                                            reused=i > 0, extras=choice.extra is not None),
                                    limit))
+        report_step()
     return points
 
 
@@ -96,10 +105,12 @@ def risk_chunk(payload: tuple) -> list[dict[str, Any]]:
     session = hand_to_solver(built, choice)
     points = []
     for i, lam in enumerate(lambdas):
+        report_now(f"λ = {lam:.2f}")
         current = apply_risk_aversion(built, session, instance, lam)
         points.append(_solve_point(partial(solve_built, built, session, current,
                                            reused=i > 0, extras=choice.extra is not None),
                                    lam))
+        report_step()
     return points
 
 
@@ -141,16 +152,31 @@ def hhi_floor(instance: Instance, choice: SolverChoice | None = None) -> float:
 
 
 def frontier(instance: Instance, points: int = 11, executor: Executor | None = None,
-             workers: int = 1, progress: bool = False,
+             workers: int = 1, progress: bool | ProgressCallback | Counter = False,
              choice: SolverChoice | None = None) -> Frontier:
+    """`progress`: True for a progress bar on stderr, or a callback (see
+    `resilience.analyses.batch.ProgressCallback`); it counts points, both sweeps."""
+    sweep_points = points if points > 1 else 1
+    with tracking(progress, "frontier points", 2 * sweep_points) as counter:
+        return _frontier(instance, points, executor, workers, counter, choice)
+
+
+def _frontier(instance: Instance, points: int, executor: Executor | None, workers: int,
+              counter: Counter | None, choice: SolverChoice | None) -> Frontier:
     from resilience.api import solve_with
 
     choice = choice or SolverChoice()
+    if counter is not None:
+        counter.note("the cost-optimal plan")
     base = solve_with(instance, choice, with_duals=False)
     # Start where the cost-optimal plan stands in the model's own (chord) measure, so the
     # first point is that plan; its exact HHI is at most this.
     top = _largest_chord_hhi(base.verification)
+    if counter is not None:
+        counter.note("the lowest achievable HHI")
     floor = min(hhi_floor(instance, choice), top)
+    if counter is not None:
+        counter.note("")
     limits = list(np.linspace(top, floor, points)) if points > 1 else [top]
     lambdas = list(np.linspace(0.0, 1.0, points)) if points > 1 else [0.0]
     chunks = max(1, min(workers, points))
@@ -161,7 +187,8 @@ def frontier(instance: Instance, points: int = 11, executor: Executor | None = N
             if len(part):
                 cases.append((f"{name} chunk {c + 1}", (name, task, instance,
                                                         [float(v) for v in part], choice)))
-    outcomes = run_batch(_run_chunk, cases, executor, progress, "frontier")
+    outcomes = run_batch(_run_chunk, cases, executor, counter or False, "frontier points",
+                         units=[len(payload[3]) for _, payload in cases])
     hhi_points: list[FrontierPoint] = []
     risk_points: list[FrontierPoint] = []
     for (_, (name, _, _, values, _)), outcome in zip(cases, outcomes, strict=True):
