@@ -9,10 +9,13 @@ Pyomo and HiGHS are imported only by commands that solve, so `--help`, `validate
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -123,7 +126,108 @@ def _run(action: Callable[[], int]) -> None:
     except Exception as exc:  # the last line of defence: a message, never a traceback
         _err(f"Error: {type(exc).__name__}: {exc}")
         code = EXIT_ERROR
+    finally:
+        _release_interrupts()
+        if _UNDER_MAIN.is_set():  # the command is over (see _exit_without_interrupts)
+            _exit_without_interrupts()
     raise typer.Exit(code)
+
+
+# From the moment a command's outputs are renamed into place, Ctrl-C is held: the work is
+# done and only its last lines are left to print, and "Interrupted; no output was written"
+# would be false. `_run` lets go of it when the command ends.
+_HELD: list = []  # the SIGINT handler to restore
+
+
+def _hold_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread() and not _HELD:
+        _HELD.append(signal.signal(signal.SIGINT, _late_interrupt))
+
+
+def _release_interrupts() -> None:
+    if _HELD:
+        signal.signal(signal.SIGINT, _HELD.pop())
+
+
+def _late_interrupt(signum, frame) -> None:
+    """Ctrl-C once the outputs are in place: the command ends as it would have."""
+
+
+class _Outputs:
+    """The files a command writes, each under a temporary name beside its target, renamed
+    into place together once every one is written (Ctrl-C held from then on). A command
+    interrupted or failing before that leaves none of them, a file it would have replaced
+    as it was, and no folder it created for them; JSON for standard output is printed
+    after the files are in place."""
+
+    def __init__(self) -> None:
+        self.staged: list[tuple[Path, Path]] = []
+        self.folders: list[Path] = []  # created for the outputs, deepest first
+        self.stdout_json: dict | None = None
+
+    def path(self, target: Path) -> Path:
+        """Where to write `target` for now."""
+        import secrets
+
+        folder = target.parent
+        while not folder.exists() and folder != folder.parent:
+            self.folders.append(folder)
+            folder = folder.parent
+        staged = target.with_name(f".{target.name}.{secrets.token_hex(6)}.partial"
+                                  f"{target.suffix}")
+        self.staged.append((staged, target))
+        return staged
+
+    def json(self, json_path: Path | None, data: dict) -> None:
+        if json_path is None:
+            return
+        if str(json_path) == "-":
+            self.stdout_json = data
+        else:
+            _write_json(self.path(json_path), data)
+
+
+@contextlib.contextmanager
+def _outputs() -> Iterator[_Outputs]:
+    outputs = _Outputs()
+    committed = False
+    try:
+        yield outputs
+        _hold_interrupts()
+        for staged, target in outputs.staged:
+            _put_in_place(staged, target)
+        committed = True
+    finally:
+        for staged, _ in outputs.staged:
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
+        if not committed:
+            for folder in outputs.folders:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
+    if outputs.stdout_json is not None:
+        _write_json(Path("-"), outputs.stdout_json)
+
+
+def _put_in_place(staged: Path, target: Path) -> None:
+    from resilience.report.files import OutputError
+
+    with contextlib.suppress(OSError):
+        if target.exists():  # a replaced file keeps its mode
+            os.chmod(staged, target.stat().st_mode & 0o777)
+    try:
+        os.replace(staged, target)
+    except OSError as exc:
+        raise OutputError(f"cannot replace {target}: {exc.strerror} (is it open in "
+                          "Excel?)") from None
+
+
+def _working(text: str):
+    """A spinner with the elapsed time on stderr while one long piece of work runs, when
+    stderr is a terminal (standard output and pipes stay clean)."""
+    from resilience.analyses.batch import working
+
+    return working(text, sys.stderr.isatty())
 
 
 @app.command()
@@ -283,11 +387,14 @@ def solve(
         from resilience.report.excel import write_solve_report
         from resilience.report.kpis import solve_summary
 
-        result = solve_case(case, threads=choice.threads, solver=choice.solver,
-                            extra=choice.extra, check_with=choice.check_with)
-        write_solve_report(result, target)
-        summary = solve_summary(result)
-        _write_json(json_path, summary)
+        with _working("solving") as step:
+            result = solve_case(case, threads=choice.threads, solver=choice.solver,
+                                extra=choice.extra, check_with=choice.check_with)
+            summary = solve_summary(result)
+            step("writing the report")
+            with _outputs() as outputs:
+                write_solve_report(result, outputs.path(target))
+                outputs.json(json_path, summary)
         if str(json_path) != "-":
             typer.echo(_solve_line(summary, target))
         return EXIT_OK
@@ -384,6 +491,7 @@ def demo(
     into reports/demo.xlsx."""
 
     def body() -> int:
+        from resilience.analyses.batch import tracking
         from resilience.analyses.compare import BASE, CompareRow, case_figures, compare
         from resilience.api import solve_case
         from resilience.cases import prepare_case
@@ -397,12 +505,23 @@ def demo(
         book = demo_workbook()
         check_output(out, (book,))
         instance = load(book)
-        result = solve_case(prepare_case(instance))
         strategies = instance.strategies()
-        base = CompareRow(BASE, BASE, result.solution.status.value, "", case_figures(result))
-        rows = [base, *compare(instance, list(strategies), [None])]
+        with tracking(sys.stderr.isatty(), "demo: base case and strategies",
+                      1 + len(strategies)) as counter:
+            if counter is not None:
+                counter.note("base case")
+            result = solve_case(prepare_case(instance))
+            if counter is not None:
+                counter.note("")
+                counter.advance()
+            base = CompareRow(BASE, BASE, result.solution.status.value, "",
+                              case_figures(result))
+            rows = [base, *compare(instance, list(strategies), [None],
+                                   progress=counter or False)]
         currency = instance.settings.currency
-        write_solve_report(result, out, extra_sheets=[strategies_sheet(rows, currency)])
+        with _working("writing the report"), _outputs() as outputs:
+            write_solve_report(result, outputs.path(out),
+                               extra_sheets=[strategies_sheet(rows, currency)])
         typer.echo(_solve_line(solve_summary(result), out))
         typer.echo("What each strategy costs and buys against the base case:")
         for line in console_against_base(rows, currency):
@@ -472,7 +591,8 @@ def template(book: Annotated[Path, typer.Argument(help="Where to write the blank
             from resilience.report.files import OutputError
 
             raise OutputError(f"{book} already exists; the template never overwrites a file")
-        write_atomically(book, write_template)
+        with _outputs() as outputs:
+            write_atomically(outputs.path(book), write_template)
         typer.echo(f"Template written: {book}. Fill it in, then run: resilience validate "
                    f"{book}")
         return EXIT_OK
@@ -580,8 +700,9 @@ def compare(
         with executor_for(workers, scheduler) as executor:
             rows = compare(instance, s_list, w_list, executor, progress=sys.stderr.isatty(),
                            reuse=not rebuild, choice=choice)
-        write_compare_report(rows, instance, target)
-        _write_json(json_path, compare_json(rows, instance))
+        with _working("writing the report"), _outputs() as outputs:
+            write_compare_report(rows, instance, outputs.path(target))
+            outputs.json(json_path, compare_json(rows, instance))
         failed = sum(1 for r in rows if r.status == "failed")
         if str(json_path) != "-":
             from resilience.report.analyses import console_against_base
@@ -636,8 +757,9 @@ def frontier(
         with executor_for(workers, scheduler) as executor:
             result = sweep(case, points, executor, workers=max(workers, 1),
                            progress=sys.stderr.isatty(), choice=choice)
-        write_frontier_report(result, case, target)
-        _write_json(json_path, frontier_json(result, case))
+        with _working("writing the report"), _outputs() as outputs:
+            write_frontier_report(result, case, outputs.path(target))
+            outputs.json(json_path, frontier_json(result, case))
         if str(json_path) != "-":
             top, floor = result.hhi_range
             typer.echo(f"HHI from {top:,.0f} down to {floor:,.0f} in {points} points, and λ "
@@ -688,8 +810,9 @@ def evaluate(
         with executor_for(workers, scheduler) as executor:
             rows = run_evaluate(instance, fixed, cases, strategy, executor,
                                 progress=sys.stderr.isatty(), choice=choice)
-        write_evaluate_report(rows, instance, fixed, target)
-        _write_json(json_path, evaluate_json(rows, instance, fixed))
+        with _working("writing the report"), _outputs() as outputs:
+            write_evaluate_report(rows, instance, fixed, outputs.path(target))
+            outputs.json(json_path, evaluate_json(rows, instance, fixed))
         failed = sum(1 for r in rows if not r.ok)
         if str(json_path) != "-":
             typer.echo(f"{len(rows)} cases, {failed} failed. Report: {target}")
@@ -731,8 +854,10 @@ def export(
         form = build_for(case, choice).form
         from resilience.solver import write_model
 
-        for path, suffix in targets:
-            _write_model_atomically(form, path, suffix, write_model)
+        with _outputs() as outputs:
+            for path, suffix in targets:
+                _write_model_atomically(form, outputs.path(path), suffix, write_model)
+        for path, _ in targets:
             typer.echo(f"{path}: {form.n_rows:,} rows, {form.n_cols:,} columns "
                        f"({int(form.integer.sum()):,} binary), {form.nnz:,} nonzeros")
         return EXIT_OK
@@ -766,7 +891,37 @@ def main() -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     sys.unraisablehook = _quiet_after_interrupt
-    app()
+    _UNDER_MAIN.set()
+    try:
+        app()
+    except KeyboardInterrupt:  # typer building the command from the signatures
+        _err("Interrupted; no output was written.")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except SystemExit as done:
+        if done.code == EXIT_INTERRUPTED and not _INTERRUPTED.is_set():
+            _err("Interrupted; no output was written.")  # typer's silent exit 130
+        raise
+    finally:
+        _exit_without_interrupts()
+
+
+# The process is the command line's own (not a test's runner): it may ignore Ctrl-C once
+# the command has ended.
+_UNDER_MAIN = threading.Event()
+
+
+def _exit_without_interrupts() -> None:
+    """The command has ended and said so; what is left is the interpreter's own shutdown
+    (a few hundred milliseconds: exit handlers, freeing the model), where a Ctrl-C would
+    print a traceback from an exit handler or kill the process by the signal, turning a
+    finished command into an interrupted one. It is ignored from here (the pools, the
+    solver's processes and the Dask client are closed by now: nothing is left to wait
+    for)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

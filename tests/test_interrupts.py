@@ -171,6 +171,274 @@ def test_ctrl_c_in_compare_exits_130_and_writes_nothing(tmp_path, workers, whom)
         pytest.fail("a worker process outlived the interrupted command")
 
 
+# ---- every command, interrupted at a named moment of its work --------------------------
+
+# The command line runs in a subprocess with one function wrapped, so that the command is
+# at a known moment of its work when the test sends SIGINT, however loaded the machine:
+# at the n-th call, "before" and "after" write a mark and wait there (the interrupt lands
+# in Python code, as it does between any two steps of the work), 60 s or the seconds of
+# an optional fifth field; "during" writes a mark and makes the call (the test interrupts
+# the call itself: HiGHS running in this process); "briefly" makes the call, writes a
+# mark and waits one second before going on.
+LAUNCHER = textwrap.dedent("""
+    import functools, importlib, os, sys, time
+
+    def mark(text):
+        with open(os.environ["RESILIENCE_TEST_MARK"], "a", encoding="utf-8") as f:
+            f.write(f"{text} {time.time():.6f}\\n")
+
+    def wait(seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    module, name, nth, how, *seconds = sys.argv[1].split(":")
+    seconds = float(seconds[0]) if seconds else 60.0
+    owner = importlib.import_module(module)
+    *classes, name = name.split(".")
+    for cls in classes:
+        owner = getattr(owner, cls)
+    original = getattr(owner, name)
+    calls = [0]
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] != int(nth):
+            return original(*args, **kwargs)
+        if how == "before":
+            mark("paused")
+            wait(seconds)
+        if how == "during":
+            mark("started")
+            try:
+                return original(*args, **kwargs)
+            finally:
+                mark("returned")
+        result = original(*args, **kwargs)
+        mark("paused")
+        wait(1.0 if how == "briefly" else seconds)
+        return result
+
+    setattr(owner, name, wrapper)
+    sys.argv = ["resilience", *sys.argv[2:]]
+    from resilience.cli import main
+    main()
+""")
+
+MESSAGE = "Interrupted; no output was written."
+PREVIOUS = b"the previous report, which must survive"
+
+# One material; a (AAA, cheap, risky), b and c. Strategy cap60, what-if a_out: compare has
+# two what-if groups of two strategies, evaluate two cases, frontier two sweeps.
+SMALL = {
+    "Materials": [{"material": "gallium", "unit": "t", "demand": 100,
+                   "shortage_penalty": 30}],
+    "Countries": [{"country": "AAA", "disruption_prob": 0.1, "groups": "G1"},
+                  {"country": "BBB", "disruption_prob": 0, "groups": "G2"},
+                  {"country": "CCC", "disruption_prob": 0, "groups": "G2"}],
+    "Suppliers": [
+        {"supplier": "a", "material": "gallium", "country": "AAA", "unit_cost": 10,
+         "capacity": 1000},
+        {"supplier": "b", "material": "gallium", "country": "BBB", "unit_cost": 22,
+         "capacity": 1000},
+        {"supplier": "c", "material": "gallium", "country": "CCC", "unit_cost": 25,
+         "capacity": 60},
+    ],
+    "Policies": [{"rule": "max_country_share", "target": "*", "value": 0.6,
+                  "strategy": "cap60"}],
+    "WhatIfs": [{"whatif": "a_out", "sheet": "Suppliers", "where": "supplier=a",
+                 "column": "capacity", "op": "scale", "value": 0}],
+}
+PLAN = {"Plan": [{"supplier": "a", "material": "gallium", "quantity": 60},
+                 {"supplier": "b", "material": "gallium", "quantity": 40}]}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<folder>"
+            for p in sorted(folder.rglob("*"))}
+
+
+def _work(tmp_path: Path) -> Path:
+    from builders import write_workbook
+
+    work = tmp_path / "work"
+    work.mkdir()
+    write_workbook(work / "book.xlsx", SMALL)
+    write_workbook(work / "plan-in.xlsx", PLAN)
+    (work / "old.xlsx").write_bytes(PREVIOUS)
+    return work
+
+
+def _marks(path: Path) -> dict[str, float]:
+    if not path.exists():
+        return {}
+    return {word: float(at) for word, at in
+            (line.split() for line in path.read_text().splitlines())}
+
+
+def _interrupt_at(work: Path, point: str, *args: str, whom: str = "main",
+                  after: str = "paused", delay: float = 0.0
+                  ) -> tuple[int, str, str, dict[str, float], float]:
+    """Run `resilience ARGS` wrapped at `point`; SIGINT `delay` seconds after the mark
+    `after` appears. Returns the exit code, stdout, stderr, the marks and when the
+    signal was sent."""
+    mark = work.parent / "mark"
+    mark.unlink(missing_ok=True)
+    env = {**os.environ, "RESILIENCE_TEST_MARK": str(mark), "PYTHONUTF8": "1"}
+    env.pop("RUST_BACKTRACE", None)
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, point, *args], cwd=work,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while after not in _marks(mark):
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"the command ended (exit {proc.returncode}) before reaching "
+                            f"{point}: {err.decode()[-1500:]}")
+            assert time.monotonic() < deadline, f"{point} was never reached"
+            time.sleep(0.02)
+        time.sleep(delay)
+        sent = time.time()
+        if whom == "group":  # a terminal's Ctrl-C: every process of the job
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        # every process of the job is gone (pool workers, a progress manager)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "a process outlived the interrupted command"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return (proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+            _marks(mark), sent)
+
+
+def _assert_interrupted(code: int, out: str, err: str) -> None:
+    assert code == 130, (code, out, err[-2000:])
+    assert err.rstrip("\n").splitlines()[-1] == MESSAGE, err[-2000:]
+    for sign in ("Traceback", "terminate called", "Exception ignored", "Aborted", "Error"):
+        assert sign not in err, err[-2000:]
+    assert out == "", out
+
+
+GUARDED = "resilience.analyses.batch:_guarded:2:before"  # the batch's second case (on a
+# pool: a worker's second), once the first has ended
+
+EVERY_COMMAND = [
+    pytest.param("typer.main:get_command:1:before", ("validate", "book.xlsx"), "main",
+                 id="typer-parsing-the-command-line"),
+    pytest.param("resilience.validate:validate:1:before", ("validate", "book.xlsx"), "main",
+                 id="validate-reading"),
+    pytest.param("resilience.validate:validate:1:before", ("list", "book.xlsx"), "main",
+                 id="list-reading"),
+    pytest.param("resilience.template:write_template:1:after", ("template", "new.xlsx"),
+                 "main", id="template-written-not-renamed"),
+    pytest.param("resilience.solver:write_model:2:after",
+                 ("export", "book.xlsx", "--lp", "m.lp", "--mps", "m.mps"), "main",
+                 id="export-second-file"),
+    pytest.param("openpyxl.writer.excel:ExcelWriter.write_worksheet:2:before",
+                 ("solve", "book.xlsx", "-o", "old.xlsx", "--force"), "main",
+                 id="solve-mid-report-over-an-old-one"),
+    pytest.param("resilience.report.files:write_text_atomically:1:after",
+                 ("solve", "book.xlsx", "-o", "plan.xlsx", "--json", "plan.json"), "main",
+                 id="solve-report-and-json-written"),
+    pytest.param(GUARDED, ("demo", "-o", "demo.xlsx"), "main", id="demo-strategies"),
+    pytest.param(GUARDED, ("compare", "book.xlsx", "-o", "c.xlsx", "--json", "c.json"),
+                 "main", id="compare-1-worker"),
+    pytest.param(GUARDED, ("compare", "book.xlsx", "-o", "c.xlsx", "--workers", "2"),
+                 "group", id="compare-pool"),
+    pytest.param(GUARDED, ("frontier", "book.xlsx", "--points", "3", "-o", "f.xlsx"),
+                 "main", id="frontier-1-worker"),
+    pytest.param(GUARDED, ("evaluate", "book.xlsx", "--plan", "plan-in.xlsx", "-o",
+                           "e.xlsx", "--json", "e.json"), "main", id="evaluate-1-worker"),
+]
+
+
+@posix_only
+@pytest.mark.parametrize("point, args, whom", EVERY_COMMAND)
+def test_ctrl_c_inside_each_command_exits_130_and_leaves_every_file_as_it_was(
+        tmp_path, point, args, whom):
+    """SIGINT while the command is at `point`: exit 130, the one-line message and nothing
+    else (no traceback, no abort), no output, no temporary file, no folder created, an
+    existing report untouched, no process left. Before: solve interrupted between its
+    report and its JSON (or while computing the summary) left the report behind while
+    saying "no output was written"; export interrupted at its second file left the
+    first; an interrupt while typer parsed the command line printed a traceback."""
+    work = _work(tmp_path)
+    before = _snapshot(work)
+    code, out, err, _, _ = _interrupt_at(work, point, *args, whom=whom)
+    _assert_interrupted(code, out, err)
+    assert _snapshot(work) == before
+
+
+@posix_only
+def test_ctrl_c_while_highs_runs_in_process_exits_130(tmp_path):
+    """A model below the isolation threshold (HiGHS runs in this process, in the
+    watchdog's thread) that HiGHS needs seconds for; SIGINT 0.3 s after HiGHS started,
+    and HiGHS had not returned by then. Before: "Interrupted", then `terminate called
+    without an active exception` and SIGABRT."""
+    import hostile_corpus
+
+    work = _work(tmp_path)
+    hostile_corpus.write_big(work / "mid.xlsx", materials=8, countries=24, offers=240,
+                             scenarios=60)
+    before = _snapshot(work)
+    code, out, err, marks, sent = _interrupt_at(
+        work, "highspy:Highs.run:1:during", "solve", "mid.xlsx", "-o", "old.xlsx",
+        "--force", "--time-limit", "30", after="started", delay=0.3)
+    _assert_interrupted(code, out, err)
+    assert marks["started"] < sent < marks["returned"], "HiGHS was not running"
+    assert _snapshot(work) == before
+
+
+@posix_only
+def test_ctrl_c_once_the_outputs_are_in_place_lets_the_command_finish(tmp_path):
+    """SIGINT just after the report was renamed into place: the command has done its work,
+    so it ends as it would have (exit 0, its line, the report) instead of exiting 130
+    with "no output was written" beside a report it wrote."""
+    work = _work(tmp_path)
+    code, out, err, _, _ = _interrupt_at(work, "resilience.cli:_put_in_place:1:briefly",
+                                         "solve", "book.xlsx", "-o", "plan.xlsx")
+    assert code == 0, err
+    assert "Report: plan.xlsx" in out
+    assert "Interrupted" not in err and "Traceback" not in err
+    assert (work / "plan.xlsx").stat().st_size > 1000
+    assert sorted(p.name for p in work.iterdir()) == ["book.xlsx", "old.xlsx",
+                                                      "plan-in.xlsx", "plan.xlsx"]
+
+
+@posix_only
+def test_ctrl_c_in_a_batch_on_a_dask_cluster_exits_130(tmp_path):
+    """`compare --scheduler`, interrupted once its cases are on the cluster and it waits for
+    them: exit 130 within seconds, the one-line message, nothing written; the cluster (not
+    the command's to stop) still serves. The cluster's workers are threads of this test's
+    process (it starts in a fraction of the time of worker processes); the command is a
+    process of its own, as with a real cluster."""
+    distributed = pytest.importorskip("distributed")
+    work = _work(tmp_path)
+    before = _snapshot(work)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None, scheduler_port=0) as cluster, \
+            distributed.Client(cluster) as client:
+        code, out, err, _, _ = _interrupt_at(
+            work, "concurrent.futures:as_completed:1:before", "compare", "book.xlsx",
+            "--scheduler", cluster.scheduler_address, "-o", "c.xlsx", "--json", "c.json")
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+    _assert_interrupted(code, out, err)
+    assert _snapshot(work) == before
+
+
 # ---- the report file's mode ------------------------------------------------------------
 
 UMASK_SCRIPT = textwrap.dedent("""
