@@ -41,6 +41,7 @@ from resilience.errors import (
 from resilience.verify import Verification, verify
 
 if TYPE_CHECKING:
+    from resilience.analyses.batch import ProgressCallback
     from resilience.analyses.compare import CompareRow
     from resilience.analyses.evaluate import EvaluateRow
     from resilience.analyses.frontier import Frontier
@@ -559,14 +560,17 @@ class EvaluateResult:
 
 def compare(instance: Instance, strategies: Sequence[str] | None = None,
             whatifs: Sequence[str] | None = None, *, workers: int = 1,
-            scheduler: str | None = None, reuse: bool = True, progress: bool = False,
-            solver: str = "highs", threads: int = 1, extra: Extra | Path | None = None,
+            scheduler: str | None = None, reuse: bool = True,
+            progress: bool | ProgressCallback = False, solver: str = "highs",
+            threads: int = 1, extra: Extra | Path | None = None,
             check_with: str | None = None) -> CompareResult:
     """Solve every strategy × every what-if of a loaded workbook, as `resilience compare`
     does. Names as on the command line, "base" for none; by default base and every
     strategy known to the workbook and the library, and base and every what-if of the
     workbook and those of the library that apply to it (the others are listed in
-    `skipped_whatifs`). `workers` local processes, or a Dask `scheduler` address."""
+    `skipped_whatifs`). `workers` local processes, or a Dask `scheduler` address;
+    `progress` True for a progress bar on stderr, or `progress(done, total, now)`
+    called as cases end."""
     from resilience.analyses.batch import executor_for
     from resilience.analyses.compare import BASE
     from resilience.analyses.compare import compare as run_compare
@@ -588,8 +592,8 @@ def compare(instance: Instance, strategies: Sequence[str] | None = None,
 
 
 def frontier(case: Instance, points: int = 11, *, workers: int = 1,
-             scheduler: str | None = None, progress: bool = False, solver: str = "highs",
-             threads: int = 1, extra: Extra | Path | None = None,
+             scheduler: str | None = None, progress: bool | ProgressCallback = False,
+             solver: str = "highs", threads: int = 1, extra: Extra | Path | None = None,
              check_with: str | None = None) -> FrontierResult:
     """The two sweeps of `resilience frontier` for a case (a loaded workbook, or one
     from `prepare_case` with a strategy and what-if): a uniform HHI limit from the
@@ -608,8 +612,9 @@ def frontier(case: Instance, points: int = 11, *, workers: int = 1,
 
 def evaluate(instance: Instance, plan: SolveResult | FixedPlan | str | Path,
              whatifs: Sequence[str] | None = None, *, strategy: str | None = None,
-             workers: int = 1, scheduler: str | None = None, progress: bool = False,
-             solver: str = "highs", threads: int = 1, extra: Extra | Path | None = None,
+             workers: int = 1, scheduler: str | None = None,
+             progress: bool | ProgressCallback = False, solver: str = "highs",
+             threads: int = 1, extra: Extra | Path | None = None,
              check_with: str | None = None) -> EvaluateResult:
     """Hold a plan fixed under the base case and each what-if, as `resilience evaluate`
     does: the plan of a `SolveResult`, a report or plan workbook (its path), or a

@@ -263,3 +263,11 @@ def test_validate_workbook_returns_the_problems_load_raises(tmp_path):
     assert checked.to_dict()["problems"][0]["cell"] == "C2"
     fine = validate_workbook(example_workbook())
     assert fine.ok and fine.instance is not None and fine.errors == ()
+
+
+def test_a_batch_reports_its_progress_to_a_callback(book):
+    seen: list[tuple[int, int, str]] = []
+    curve = frontier(book, points=2, progress=lambda done, total, now: seen.append(
+        (done, total, now)))
+    assert curve.frontier.hhi_points and seen
+    assert seen[-1][0] == seen[-1][1] == 4, "both sweeps' points counted"
