@@ -884,6 +884,22 @@ def _write_model_atomically(form, path: Path, suffix: str, write_model) -> None:
     write_atomically(path, write)
 
 
+@app.command()
+def serve(
+    book: Annotated[Path | None, typer.Argument(
+        help="Workbook to start from (default: the embedded data set)")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; another than 127.0.0.1 "
+                                      "lets other machines in (a warning is printed)")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8050,
+) -> None:
+    """Start the local web app (pip install 'resilience[web]'): pick a strategy and a
+    what-if, solve, compare runs and download reports in the browser. See docs/web.md."""
+    from resilience.web.server import serve as run_server
+
+    run_server(host=host, port=port, book=book)
+
+
 def main() -> None:
     # A console that cannot show a character (an emoji in a supplier's name on a cp1252
     # terminal) must not turn a report into a crash.

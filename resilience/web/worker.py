@@ -1,0 +1,133 @@
+"""What runs in a worker process: reading a workbook and solving one case.
+
+Each function takes plain data (paths chosen by the server, names checked against the
+workbook's own lists) and sends plain data back over a pipe, so the server never parses
+a workbook or builds a model itself. Messages: ("stage", text) while working, then one
+of ("done", payload), ("problems", [problem…]), ("infeasible", text), ("noplan", text),
+("error", text).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def problem_rows(problems) -> list[dict[str, Any]]:
+    """Problems as the page's table shows them: Sheet!Cell, message, found."""
+    from resilience.errors import _shorten
+
+    return [{"sheet": p.sheet, "cell": p.cell, "message": p.message,
+             "found": "" if p.found is None else _shorten(p.found),
+             "warning": p.warning} for p in problems]
+
+
+def _guarded(conn, body) -> None:
+    from resilience.errors import InfeasibleError, InputError, NoPlanError
+
+    try:
+        conn.send(body())
+    except InputError as exc:
+        conn.send(("problems", problem_rows(exc.problems)))
+    except InfeasibleError as exc:
+        conn.send(("infeasible", str(exc)))
+    except NoPlanError as exc:
+        conn.send(("noplan", str(exc)))
+    except Exception as exc:  # the page shows it; the server goes on
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def inspect_workbook(conn, path: str) -> None:
+    """Check the container, read and validate the workbook; send what the case form
+    offers for it: strategies, the what-ifs that apply, the default settings."""
+
+    def body():
+        from resilience.cases import applicable_whatifs, known_strategies
+        from resilience.validate import load
+        from resilience.workbook import check_container
+
+        conn.send(("stage", "reading the workbook"))
+        check_container(Path(path))
+        instance = load(path)
+        whatifs, skipped = applicable_whatifs(instance)
+        return ("done", {
+            "strategies": list(known_strategies(instance)),
+            "whatifs": whatifs,
+            "skipped_whatifs": skipped,
+            "risk_aversion": instance.settings.risk_aversion,
+            "time_limit": instance.settings.time_limit,
+            "currency": instance.settings.currency,
+            "materials": len(instance.materials),
+            "countries": len(instance.countries),
+            "periods": [p.id for p in instance.periods],
+            "warnings": list(instance.warnings),
+        })
+
+    _guarded(conn, body)
+
+
+def solve_run(conn, path: str, folder: str, run_id: int, strategy: str | None,
+              whatif: str | None, risk_aversion: float | None,
+              time_limit: float | None) -> None:
+    """Prepare, solve and verify one case with the library's API; write its Excel report
+    and its JSON (`solve --json`) into the session's folder; send the comparison
+    figures (`case_figures`, which carry the JSON as `summary`)."""
+
+    def body():
+        from resilience.analyses.compare import case_figures
+        from resilience.api import solve_case
+        from resilience.cases import prepare_case
+        from resilience.report.excel import write_solve_report
+        from resilience.validate import load
+
+        conn.send(("stage", "reading the workbook"))
+        case = prepare_case(load(path), strategy=strategy, whatif=whatif,
+                            risk_aversion=risk_aversion, time_limit=time_limit)
+        conn.send(("stage", "solving"))
+        result = solve_case(case)
+        conn.send(("stage", "writing the report"))
+        target = Path(folder)
+        write_solve_report(result, target / f"run-{run_id}.xlsx")
+        figures = case_figures(result)
+        (target / f"run-{run_id}.json").write_text(
+            json.dumps(figures["summary"], indent=2, allow_nan=False, default=_plain) + "\n",
+            encoding="utf-8")
+        return ("done", json.loads(json.dumps(figures, allow_nan=False, default=_plain)))
+
+    _guarded(conn, body)
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def standby(tasks, results, warm: bool = True) -> None:
+    """A worker: import the engine now when `warm` (a spare kept ahead, so that a solve
+    does not wait for a new interpreter to import Pyomo), then run the one task the
+    server hands over."""
+    if warm:
+        _import_engine()
+    try:
+        task = tasks.recv()
+    except (EOFError, OSError):
+        return
+    finally:
+        tasks.close()
+    if task is not None:
+        target, args = task
+        target(results, *args)
+
+
+def _import_engine() -> None:
+    import resilience.analyses.compare  # noqa: F401
+    import resilience.api  # noqa: F401
+    import resilience.formulation.build  # noqa: F401
+    import resilience.report.excel  # noqa: F401
+    import resilience.solver  # noqa: F401
+    import resilience.validate  # noqa: F401
+    import resilience.verify  # noqa: F401
