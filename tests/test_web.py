@@ -278,3 +278,25 @@ def test_end_session_deletes_its_folder(page, tmp_path):
     page.get_by_role("button", name="End session").click()
     expect(page.get_by_role("status")).to_contain_text("deleted")
     assert len(set(Path(tempfile.gettempdir()).glob("resilience-web-*"))) < len(folders)
+
+
+def test_an_upload_over_the_cap_is_refused_unread(server):
+    """The size cap is checked from the request's length before the body is read."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server[0])
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    connection.request("GET", "/")
+    answer = connection.getresponse()
+    answer.read()
+    cookie = answer.getheader("set-cookie").split(";")[0]
+    connection.putrequest("POST", "/upload")
+    connection.putheader("Cookie", cookie)
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(200 * 1024 * 1024))
+    connection.endheaders()
+    answer = connection.getresponse()
+    assert answer.status == 413
+    assert b"larger than 20 MB" in answer.read()
+    connection.close()
