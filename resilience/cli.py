@@ -362,12 +362,12 @@ def solve(
     strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
     whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
     risk_aversion: Annotated[float | None, typer.Option(
-        help="λ in [0, 1] [default: the Settings sheet's risk_aversion, else 0]")] = None,
+        help="λ in [0, 1] (default: the Settings sheet's risk_aversion, else 0)")] = None,
     time_limit: Annotated[float | None, typer.Option(
-        help="Seconds for the solver [default: the Settings sheet's time_limit, else 60]")
+        help="Seconds for the solver (default: the Settings sheet's time_limit, else 60)")
     ] = None,
     gap: Annotated[float | None, typer.Option(
-        help="Relative MIP gap [default: the Settings sheet's mip_gap, else 0.0001]")
+        help="Relative MIP gap (default: the Settings sheet's mip_gap, else 0.0001)")
     ] = None,
     solver: SolverOption = "highs",
     extra: ExtraOption = None,
@@ -836,7 +836,7 @@ def export(
     strategy: Annotated[str | None, typer.Option(help="Named policy set to apply")] = None,
     whatif: Annotated[str | None, typer.Option(help="Named what-if to apply")] = None,
     risk_aversion: Annotated[float | None, typer.Option(
-        help="λ in [0, 1] [default: the Settings sheet's risk_aversion, else 0]")] = None,
+        help="λ in [0, 1] (default: the Settings sheet's risk_aversion, else 0)")] = None,
     extra: ExtraOption = None,
 ) -> None:
     """Write the model (in the workbook's units, rows and columns named by family) as an
