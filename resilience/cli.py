@@ -899,8 +899,9 @@ def serve(
                     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8050,
 ) -> None:
-    """Start the local web app (pip install 'resilience[web]'): pick a strategy and a
-    what-if, solve, compare runs and download reports in the browser. See docs/web.md."""
+    """Start the local web app (it needs the optional web extra; docs/web.md says how
+    to install it): pick a strategy and a what-if, solve, compare runs and download
+    reports in the browser."""
     from resilience.web.server import serve as run_server
 
     run_server(host=host, port=port, book=book)
