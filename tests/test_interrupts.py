@@ -29,6 +29,14 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "critical-inputs.xlsx"
 posix_only = pytest.mark.skipif(os.name != "posix", reason="signals and umask are POSIX")
 
 
+def sigint_as_default() -> None:
+    """In the child before it starts: SIGINT as a terminal would deliver it. A test run
+    started in the background (a CI job, `cmd &`) inherits SIGINT ignored, and Python
+    then never installs its KeyboardInterrupt handler: the Ctrl-C these tests send would
+    be lost and every one of them would time out."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # ---- tasks (module level, so a pool worker can run them) -------------------------------
 
 def interrupt_at_one(payload: tuple[int, str, float]) -> int:
@@ -127,7 +135,7 @@ def test_ctrl_c_in_compare_exits_130_and_writes_nothing(tmp_path, workers, whom)
         [sys.executable, "-m", "resilience.cli", "compare", str(DATA), "--workers",
          str(workers), "-o", "out.xlsx", "--json", "out.json"],
         cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=slave, start_new_session=True)
+        stderr=slave, start_new_session=True, preexec_fn=sigint_as_default)
     os.close(slave)
     seen = b""
     try:
@@ -289,7 +297,8 @@ def _interrupt_at(work: Path, point: str, *args: str, whom: str = "main",
     env.pop("RUST_BACKTRACE", None)
     proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, point, *args], cwd=work,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=sigint_as_default)
     try:
         deadline = time.monotonic() + 90
         while after not in _marks(mark):
