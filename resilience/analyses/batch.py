@@ -25,6 +25,7 @@ goes to a callback (`ProgressCallback`) or to a progress bar on stderr.
 
 from __future__ import annotations
 
+import abc
 import concurrent.futures as cf
 import contextlib
 import queue
@@ -433,11 +434,13 @@ class _Spinner:
 
 # ---- reports from inside a case ----------------------------------------------------------
 
-class _Channel:
-    """Where a case's reports go; sent to the worker with the case."""
+class _Channel(abc.ABC):
+    """Where a case's reports go; sent to the worker with the case. Each way a batch
+    runs (in process, a local pool, Dask) has its own."""
 
+    @abc.abstractmethod
     def send(self, message: tuple) -> None:
-        raise NotImplementedError
+        """Deliver one report to the counter of the batch."""
 
 
 @dataclass(frozen=True)
