@@ -8,7 +8,7 @@ scratch folder that sees the repository's `data/` (so paths print as in the docs
 block at a time, commands in order (an `evaluate` may read the report a `solve` before
 it wrote), and the lines after each `$ resilience …` are replaced with what it printed.
 Blocks that need files of the reader's own (`mybook.xlsx`, a Dask scheduler, `cbc`) are
-left alone. tests/test_docs_examples.py checks the quick ones on every CI run, so the
+left alone. tests/test_docs_examples.py re-runs every one of them on every CI run, so the
 figures in the docs are the figures the product gives.
 """
 
