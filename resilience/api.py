@@ -619,7 +619,8 @@ def evaluate(instance: Instance, plan: SolveResult | FixedPlan | str | Path,
     """Hold a plan fixed under the base case and each what-if, as `resilience evaluate`
     does: the plan of a `SolveResult`, a report or plan workbook (its path), or a
     `FixedPlan`. By default every what-if of the workbook and those of the library that
-    apply to it; `strategy` shapes the re-optimised plans."""
+    apply to it; `strategy` shapes the re-optimised plans, and the rules of it that the
+    plan held fixed does not meet are listed (`rules_broken`)."""
     from resilience.analyses.batch import executor_for
     from resilience.analyses.evaluate import evaluate as run_evaluate
     from resilience.cases import applicable_whatifs

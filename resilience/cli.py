@@ -469,10 +469,18 @@ def _solve_line(summary: dict, target: Path) -> str:
     currency = summary["settings"]["currency"]
     gap = summary["mip_gap"]
     gap_text = f", gap {gap:.2%}" if gap is not None else ""
-    return (f"{summary['status']}{gap_text}: objective {summary['objective']:,.2f} {currency} "
-            f"(first stage {summary['first_stage_cost']:,.2f}, expected recourse "
-            f"{summary['expected_recourse_cost']:,.2f}, CVaR {summary['cvar']:,.2f}); "
-            f"{_plan_size(summary)}. Report: {target}")
+    money = _money_text
+    return (f"{summary['status']}{gap_text}: objective {money(summary['objective'])} "
+            f"{currency} (first stage {money(summary['first_stage_cost'])}, expected "
+            f"recourse {money(summary['expected_recourse_cost'])}, CVaR "
+            f"{money(summary['cvar'])}); {_plan_size(summary)}. Report: {target}")
+
+
+def _money_text(value: float) -> str:
+    """A sum of money for the console: to the cent below a million, in whole units from
+    a million up, where cents are far below what the solver's gap can tell apart (the
+    report and the JSON keep the figure itself)."""
+    return f"{value:,.0f}" if abs(value) >= 1e6 else f"{value:,.2f}"
 
 
 def _plan_size(summary: dict) -> str:
@@ -766,6 +774,10 @@ def frontier(
             write_frontier_report(result, case, outputs.path(target))
             outputs.json(json_path, frontier_json(result, case))
         if str(json_path) != "-":
+            from resilience.report.analyses import console_frontier
+
+            for line in console_frontier(result, case.settings.currency):
+                typer.echo(line)
             top, floor = result.hhi_range
             typer.echo(f"HHI from {top:,.0f} down to {floor:,.0f} in {points} points, and λ "
                        f"from 0 to 1. Report: {target}")
@@ -820,6 +832,10 @@ def evaluate(
             outputs.json(json_path, evaluate_json(rows, instance, fixed))
         failed = sum(1 for r in rows if not r.ok)
         if str(json_path) != "-":
+            from resilience.report.analyses import console_evaluate
+
+            for line in console_evaluate(rows, instance.settings.currency):
+                typer.echo(line)
             typer.echo(f"{len(rows)} cases, {failed} failed. Report: {target}")
         return EXIT_OK
 

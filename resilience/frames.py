@@ -23,6 +23,7 @@ FIGURES = ("objective", "first_stage_cost", "expected_recourse_cost", "cvar",
            "risk_aversion", "cvar_alpha")
 DELTAS = ("first_stage_cost", "objective", "cvar", "expected_shortage_cost", "largest_hhi")
 BINDING = ("name", "rule", "material", "country", "stage", "limit", "cost_per_point")
+BROKEN = ("name", "rule", "material", "country", "stage", "limit", "achieved")
 
 
 class _Frames:
@@ -108,10 +109,13 @@ class EvaluateFrames(_Frames):
       re-optimised for that what-if (`reoptimised_*`) and the regret (fixed minus
       re-optimised objective).
     adjustments: what-if → each firm order cut to a shocked capacity.
+    rules_broken: what-if → each policy row of the case that the plan held fixed does not
+      meet (limit against achieved; for an exclusion, the quantity from its sources).
     """
 
     cases: pd.DataFrame
     adjustments: pd.DataFrame
+    rules_broken: pd.DataFrame
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -306,14 +310,18 @@ def evaluate_frames(doc: dict[str, Any]) -> EvaluateFrames:
     figures = [k for k in FIGURES if k not in ("risk_aversion", "cvar_alpha")]
     columns = ["whatif", "ok", "reason", "regret",
                *(f"fixed_{k}" for k in figures), *(f"reoptimised_{k}" for k in figures)]
-    rows, adjustments = [], []
+    rows, adjustments, broken = [], [], []
     for case in doc["cases"]:
         fixed, best = case.get("fixed_plan") or {}, case.get("reoptimised") or {}
+        broken.extend({"whatif": case["whatif"], **{k: b.get(k) for k in BROKEN},
+                       "period": b.get("period")} for b in fixed.get("rules_broken") or [])
         rows.append({"whatif": case["whatif"], "ok": case["ok"], "reason": case["reason"],
                      "regret": case["regret"],
                      **{f"fixed_{k}": fixed.get(k) for k in figures},
                      **{f"reoptimised_{k}": best.get(k) for k in figures}})
         adjustments.extend({"whatif": case["whatif"], "adjustment": text}
                            for text in case.get("adjustments") or [])
+    per = ["period"] if any(b["period"] for b in broken) else []
     return EvaluateFrames(cases=_frame(rows, columns),
-                          adjustments=_frame(adjustments, ["whatif", "adjustment"]))
+                          adjustments=_frame(adjustments, ["whatif", "adjustment"]),
+                          rules_broken=_frame(broken, ["whatif", *per, *BROKEN]))

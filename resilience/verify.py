@@ -776,11 +776,19 @@ def _check_policies(instance, period, lines, by_material, shares, hhi, members, 
         targets = members(policy)  # once per row, not per material and stage
         if policy.rule == "exclude":
             scope = lines if policy.material == "*" else by_material.get(policy.material, ())
+            used: dict[str, float] = {}  # material → x + r contracted from excluded sources
             for o, x, r, _, _ in scope:
                 if (x > 1e-9 or r > 1e-9) and any(o.stage_country(stage) in targets
                                                   for stage in stages):
                     problems.append(f"Policies row {policy.row} ({policy.name}): "
                                     f"{_name(o)}{at} is excluded but used")
+                    used[o.material] = used.get(o.material, 0.0) + x + r
+            # only a broken exclusion is listed, once per material at the row's stage: its
+            # "achieved" is the quantity (firm and reserve) contracted from the excluded
+            # sources, against a limit of 0
+            checks.extend(PolicyCheck(policy.row, policy.name, policy.rule, material,
+                                      policy.target, policy.stage, 0.0, amount, False, period)
+                          for material, amount in used.items())
             continue
         ordered = sorted(targets)
         for m in instance.materials:

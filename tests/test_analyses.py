@@ -322,6 +322,30 @@ def test_an_embargo_whatif_hits_the_fixed_plan(tmp_path):
     assert row.regret >= -1e-6
 
 
+def test_evaluate_lists_the_rules_of_a_strategy_the_held_plan_breaks(tmp_path):
+    """Today's plan (a 70 from AAA, b 30 from BBB) was made before strategy `tight`: AAA at
+    most 60 % of origin, and nothing from BBB. Held fixed under it, the plan breaks both:
+    AAA's share is 70/100 = 0.7 > 0.6, and 30 units (firm + reserve) come from BBB. Without
+    the strategy it breaks nothing. The re-optimised plan meets the rules (a 60 + backup),
+    so they bind there, not in the plan held fixed."""
+    sheets = {**EVALUATE_BOOK, "Policies": [
+        {"name": "AAA cap", "rule": "max_country_share", "target": "AAA", "value": 0.6,
+         "stage": "origin", "strategy": "tight"},
+        {"name": "no BBB", "rule": "exclude", "target": "BBB", "strategy": "tight"}]}
+    instance = load_book(tmp_path, sheets)
+    plan = read_plan(write_workbook(tmp_path / "plan.xlsx", PLAN), instance)
+    (row,) = evaluate(instance, plan, [None], strategy="tight")
+    assert row.ok, row.reason
+    broken = {(r["name"], r["rule"], r["country"], r["stage"]): (r["limit"], r["achieved"])
+              for r in row.fixed["rules_broken"]}
+    assert broken == {("AAA cap", "max_country_share", "AAA", "origin"): (0.6, approx(0.7)),
+                      ("no BBB", "exclude", "BBB", "both"): (0.0, approx(30.0))}
+    assert "binding_policies" not in row.fixed
+    assert [p["name"] for p in row.reoptimised["binding_policies"]] == ["AAA cap"]
+    (plain,) = evaluate(instance, plan, [None])
+    assert plain.ok and plain.fixed["rules_broken"] == []
+
+
 def test_evaluate_reads_the_plan_sheet_of_a_report(tmp_path):
     """A plan taken from the Plan sheet of a solve report is the solved plan (its total
     row is skipped); under the base case its regret is 0."""
@@ -466,7 +490,15 @@ def test_compare_command(tmp_path, cli_book):
 
 def test_frontier_command(tmp_path):
     write_workbook(tmp_path / "book.xlsx", FRONTIER_BOOK)
-    _run(tmp_path, "frontier", "book.xlsx", "--points", "4", "--json", "frontier.json")
+    done = _run(tmp_path, "frontier", "book.xlsx", "--points", "4", "--json", "frontier.json")
+    # the console: each point, and what it adds to the cost-optimal plan (1,000): at the
+    # floor 3,600 the plan costs 1,180, Δ +180 = spend (no scenarios, so no risk)
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["HHI", "limit", "largest", "HHI", "objective", "(USD)",
+                                "Δ", "objective", "Δ", "spend", "CVaR"]
+    assert lines[1].split()[:5] == ["10,000", "10,000", "1,000", "0", "0"]
+    assert lines[4].split()[:5] == ["3,600", "3,600", "1,180", "+180", "+180"]
+    assert any(line.startswith("λ") and "Δ spend" in line for line in lines)
     report = tmp_path / "reports" / "book-frontier.xlsx"
     book = load_workbook(report)
     assert "Frontier" in book.sheetnames
@@ -487,6 +519,14 @@ def test_evaluate_command(tmp_path):
     done = _run(tmp_path, "evaluate", "book.xlsx", "--plan", "plan.xlsx", "--whatifs",
                 "=a_cut,qatar_lng_outage", "--json", "evaluate.json")
     assert "3 cases, 1 failed" in done.stdout
+    # the console: the plan's objective, the re-optimised one and the regret per case
+    # (1,300 / 1,000 / +300 and 3,100 / 1,500 / +1,600 as derived above), one cut order,
+    # and the failed case with its reason
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()}
+    assert rows["base"][1:4] == ["1,300", "1,000", "+300"]
+    assert rows["=a_cut"][:4] == ["=a_cut", "3,100", "1,500", "+1,600"]
+    assert rows["=a_cut"][-2:] == ["0", "1"], "no rule broken, one order cut"
+    assert rows["qatar_lng_outage:"][1] == "failed:"
     report = tmp_path / "reports" / "book-evaluate.xlsx"
     assert "Evaluate" in load_workbook(report).sheetnames
     _no_formulas(report)

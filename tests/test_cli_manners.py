@@ -136,4 +136,4 @@ def test_compare_says_what_each_strategy_costs_and_buys_against_base(tmp_path):
     assert "Δ objective" in header and "Δ spend" in header and "Δ CVaR" in header
     capped = next(line for line in lines if line.startswith("cap50 × base")).split()
     # objective, Δ objective, Δ spend, Δ CVaR, Δ shortage cost, Δ HHI, projects
-    assert capped[3:] == ["1.8", "k", "+250", "+500", "−2.5", "k", "−250", "−5,000", "0"]
+    assert capped[3:] == ["1,750", "+250", "+500", "−2,500", "−250", "−5,000", "0"]

@@ -239,6 +239,19 @@ def test_compare_frontier_and_evaluate_frames(book, solved):
     assert (table.cases["regret"] >= -1e-6).all()
     assert (table.cases["fixed_objective"] - table.cases["reoptimised_objective"]).to_numpy() \
         == pytest.approx(table.cases["regret"].to_numpy(), abs=1e-3)
+    assert table.rules_broken.empty, "the plan was made under the same rules"
+
+    # the cost-optimal plan buys 60 % of gallium and of rare earths from China: held fixed
+    # under china_plus_one (China ≤ 50 % at each stage) it breaks that rule
+    today = solve_case(prepare_case(book))
+    strict = evaluate(book, today, [], strategy="china_plus_one").to_frames()
+    broken = strict.rules_broken
+    assert list(broken.columns) == ["whatif", "name", "rule", "material", "country", "stage",
+                                    "limit", "achieved"]
+    assert (broken["whatif"] == "base").all() and (broken["country"] == "CHN").all()
+    assert (broken["limit"] == 0.5).all() and (broken["achieved"] > 0.5).all()
+    assert {("gallium", "origin"), ("rare_earths", "origin")} <= set(
+        zip(broken["material"], broken["stage"], strict=True))
 
 
 def test_default_cases_are_those_of_the_command_line(book):

@@ -465,10 +465,16 @@ def _check_policies(instance, period, bought, shares, hhi, countries, problems,
                  if policy.material in ("*", m.id) and m.id in shares]
         stages = ("origin", "processing") if policy.stage == "both" else (policy.stage,)
         if policy.rule == "exclude":
+            used = {}  # material → firm + reserve from excluded sources, first seen first
             for o, x, r, _, _ in bought:
                 if _excludes(policy, o, countries) and (x > 1e-9 or r > 1e-9):
                     problems.append(f"Policies row {policy.row} ({policy.name}): "
                                     f"{_name(o)}{at} is excluded but used")
+                    used[o.material] = used.get(o.material, 0.0) + x + r
+            for material, amount in used.items():
+                checks.append(PolicyCheck(policy.row, policy.name, policy.rule, material,
+                                          policy.target, policy.stage, 0.0, amount, False,
+                                          period))
             continue
         for m in scope:
             for stage in stages:

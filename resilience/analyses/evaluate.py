@@ -8,7 +8,8 @@ Holding a plan fixed under a shock needs three decisions, written down here:
 - a firm order above the shocked capacity of its offer is cut to that capacity (the
   supplier cannot deliver more, and is not paid for more); reserve likewise;
 - the planning rules (Policies, minimum orders, the demand cap) are not held against a
-  plan made in advance: the plan is what it is;
+  plan made in advance: the plan is what it is; the rules of the case that it breaks are
+  listed instead (`rules_broken`: a plan made before a strategy's rules came in);
 - stock is taken from the plan file's Stockpile sheet (material, stock) when present,
   else none is held.
 """
@@ -70,12 +71,32 @@ def evaluate_case(payload: tuple[Instance, FixedPlan, str | None, str | None,
     fixed = solve_built(built, session, held, with_duals=False, planning_rules=False)
     best = solve_with(case, choice)
     fixed_figures = case_figures(fixed)
+    # the rules are not constraints on a plan held fixed, so none binds: say instead which
+    # of the case's rules it breaks, recomputed from the plan alone
+    del fixed_figures["binding_policies"]
+    fixed_figures["rules_broken"] = rules_broken(case, fixed.solution)
     best_figures = case_figures(best)
     return {
         "fixed": fixed_figures, "reoptimised": best_figures,
         "regret": fixed_figures["objective"] - best_figures["objective"],
         "clipped": clipped,
     }
+
+
+def rules_broken(case: Instance, solution) -> list[dict[str, Any]]:
+    """The policy rows of `case` (its strategy's and what-if's included) that a plan held
+    fixed does not meet, each once per material, stage, target and period, as the JSON
+    writes them: `achieved` is a share (fraction), exact HHI points, or for an exclusion
+    the quantity contracted (firm and reserve) from the excluded sources."""
+    from resilience.verify import verify
+
+    check = verify(case, solution.plan, solution.stockpile, planning_rules=False,
+                   investments=solution.investments,
+                   stock_levels=solution.stock_levels or None)
+    return [{"name": c.name, "rule": c.rule, "material": c.material, "country": c.target,
+             "stage": c.stage, "limit": c.limit, "achieved": c.achieved,
+             **({"period": c.period} if case.multi_period else {})}
+            for c in check.policies if not c.satisfied]
 
 
 def _embargoed_offers(case: Instance, whatif: str | None) -> set[int]:

@@ -121,6 +121,26 @@ def binding_text(figures: dict, most: int | None = None) -> str:
     return text
 
 
+def broken_text(figures: dict) -> str:
+    """The rules a plan held fixed does not meet, in short form, e.g. "China plus one
+    (≤ 50 % China): gallium CHN origin 60 % · rare_earths CHN origin 60 %; no FEOC:
+    graphite CHN both 30 units" (over a horizon, each with its period)."""
+    groups: dict[str, list[str]] = {}
+    for b in figures.get("rules_broken", []):
+        head = short_policy_name(b["name"], b.get("rule"), b.get("limit"))
+        where = " ".join(part for part in (b.get("period") or "", b["material"],
+                                            b["country"], b["stage"]) if part and part != "*")
+        achieved = b["achieved"]
+        if b["rule"] == "max_hhi":
+            figure = f"HHI {achieved:,.0f}"
+        elif b["rule"] == "exclude":
+            figure = f"{achieved:,.4g} units"
+        else:
+            figure = f"{achieved * 100:.3g} %"
+        groups.setdefault(head, []).append(f"{where} {figure}")
+    return "; ".join(f"{head}: {' · '.join(items)}" for head, items in groups.items())
+
+
 # ---- compare --------------------------------------------------------------------------
 
 BINDING_SHOWN = 4  # constraints named in a Compare or Strategies cell, costliest first
@@ -251,15 +271,20 @@ def _comparison_columns(rows: Sequence[CompareRow], currency: str,
     return columns
 
 
+def objective_note(lam: float | None = None) -> str:
+    """What every "objective" column of the analyses is: the blend, not an amount paid."""
+    lam_text = f" with λ = {lam:g}" if lam is not None else ""
+    return (f"Objective = spend + (1 − λ) × expected recourse E[R] + λ × CVaR{lam_text}: the "
+            "blend of cost and tail risk each plan minimises, not an amount paid. Spend = "
+            "first-stage cost: firm orders at landed cost, contracts, reserve and stock.")
+
+
 def _comparison_notes(rows: Sequence[CompareRow], columns: list[_Column]) -> list[str]:
     solved = [r.figures for r in rows if r.figures]
     lam = next((f["risk_aversion"] for f in solved if "risk_aversion" in f), None)
     period = next((f.get("share_period") for f in solved if f.get("share_period")), None)
-    lam_text = f" with λ = {lam:g}" if lam is not None else ""
     notes = [
-        f"Objective = spend + (1 − λ) × expected recourse E[R] + λ × CVaR{lam_text}: the "
-        "blend of cost and tail risk each plan minimises, not an amount paid. Spend = "
-        "first-stage cost: firm orders at landed cost, contracts, reserve and stock.",
+        objective_note(lam),
         "Δ … vs base: the case minus strategy base under the same what-if (negative = "
         "less than base: cheaper, or less risk). Expected shortage cost = Σ shortage "
         "penalty × expected units short.",
@@ -395,15 +420,18 @@ def write_frontier_report(result, instance, target: Path) -> None:
         set_value(sheet["A1"], "Cost against concentration: a uniform HHI limit on every "
                   "material and stage")
         sheet["A1"].font = Font(bold=True, size=12)
+        set_value(sheet["A2"], objective_note(instance.settings.risk_aversion)
+                  + " The λ sweep below moves λ itself.")
         hhi_rows = [[p.parameter, p.figures.get("max_exact_hhi"), p.figures.get("objective"),
-                     p.figures.get("cvar"), "knee" if p.knee else "",
+                     p.figures.get("first_stage_cost"), p.figures.get("cvar"),
+                     "knee" if p.knee else "",
                      binding_text(p.figures) if p.ok else f"failed: {p.reason}"]
                     for p in result.hhi_points]
         top = 3
         last = _table(sheet, top, ["HHI limit", "largest exact HHI", f"objective ({currency})",
-                                   "CVaR", "knee", "binding rules, cost per point"],
-                      hhi_rows, {1: MONEY, 2: MONEY, 3: MONEY, 4: MONEY},
-                      [14, 18, 18, 16, 8, 60])
+                                   "spend", "CVaR", "knee", "binding rules, cost per point"],
+                      hhi_rows, {1: MONEY, 2: MONEY, 3: MONEY, 4: MONEY, 5: MONEY},
+                      [14, 18, 18, 18, 16, 8, 60])
         _mark(sheet, top, result.hhi_points)
         _scatter(sheet, top, last, x_col=2, y_col=3, knee_points=result.hhi_points,
                  title="Cost against largest HHI", x_title="largest HHI (0-10,000)",
@@ -412,14 +440,15 @@ def write_frontier_report(result, instance, target: Path) -> None:
                   "Cost against tail risk: risk aversion λ from 0 to 1")
         sheet.cell(row=last + 3, column=1).font = Font(bold=True, size=12)
         risk_rows = [[p.parameter, p.figures.get("cvar"), p.figures.get("objective"),
+                      p.figures.get("first_stage_cost"),
                       p.figures.get("expected_recourse_cost"), "knee" if p.knee else "",
                       binding_text(p.figures) if p.ok else f"failed: {p.reason}"]
                      for p in result.risk_points]
         top2 = last + 5
-        last2 = _table(sheet, top2, ["λ", "CVaR", f"objective ({currency})",
+        last2 = _table(sheet, top2, ["λ", "CVaR", f"objective ({currency})", "spend",
                                      "expected recourse", "knee",
                                      "binding rules, cost per point"], risk_rows,
-                       {1: "0.00", 2: MONEY, 3: MONEY, 4: MONEY})
+                       {1: "0.00", 2: MONEY, 3: MONEY, 4: MONEY, 5: MONEY})
         _mark(sheet, top2, result.risk_points)
         _scatter(sheet, top2, last2, x_col=2, y_col=3, knee_points=result.risk_points,
                  title="Cost against CVaR", x_title=f"CVaR of recourse cost ({currency})",
@@ -433,7 +462,7 @@ def _mark(sheet, top: int, points) -> None:
     for r, p in enumerate(points, start=top + 1):
         fill = KNEE if p.knee else FAILED if not p.ok else None
         if fill:
-            for c in range(1, 7):
+            for c in range(1, 8):
                 sheet.cell(row=r, column=c).fill = fill
 
 
@@ -486,14 +515,15 @@ def evaluate_json(rows, instance, plan) -> dict[str, Any]:
 
 def write_evaluate_report(rows, instance, plan, target: Path) -> None:
     currency = instance.settings.currency
-    headers = ["what-if", f"plan's cost ({currency})", "plan's expected shortage cost",
-               "plan's CVaR", "re-optimised cost", "re-optimised expected shortage cost",
-               "regret", "notes", "re-optimised: binding rules, cost per point"]
+    headers = ["what-if", f"plan's objective ({currency})", "plan's expected shortage cost",
+               "plan's CVaR", "re-optimised objective", "re-optimised expected shortage cost",
+               "regret", "notes", "rules of the case the plan breaks",
+               "re-optimised: binding rules, cost per point"]
     table = [[r.whatif, r.fixed.get("objective"), r.fixed.get("expected_shortage_cost"),
               r.fixed.get("cvar"), r.reoptimised.get("objective"),
               r.reoptimised.get("expected_shortage_cost"), r.regret,
               r.reason if not r.ok else "; ".join(r.clipped),
-              binding_text(r.reoptimised)] for r in rows]
+              broken_text(r.fixed), binding_text(r.reoptimised)] for r in rows]
 
     def write(path: Path) -> None:
         book = Workbook()
@@ -502,8 +532,10 @@ def write_evaluate_report(rows, instance, plan, target: Path) -> None:
         set_value(sheet["A1"], f"The plan in {plan.source}, held fixed; recourse "
                   "re-optimised under each shock, beside the plan re-optimised for it")
         sheet["A1"].font = Font(bold=True, size=12)
+        set_value(sheet["A2"], objective_note(instance.settings.risk_aversion)
+                  + " Regret = the plan's objective − the re-optimised objective.")
         last = _table(sheet, 3, headers, table, {i: MONEY for i in range(2, 8)},
-                      [22, 18, 22, 16, 18, 24, 14, 50, 60])
+                      [22, 18, 22, 16, 18, 24, 14, 40, 50, 60])
         sheet.freeze_panes = "B4"
         for r, row in enumerate(rows, start=4):
             if not row.ok:
@@ -570,18 +602,88 @@ def console_against_base(rows: Sequence[CompareRow], currency: str) -> list[str]
             changes.append("0" if hhi == 0 else f"{'+' if hhi > 0 else '−'}{abs(hhi):,}")
         table.append([f"{r.strategy} × {r.whatif}", _short_money(f["objective"]),
                       *changes, str(projects)])
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                       for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-             for row in table]
-    return [lines[0], *lines[1:],
+    return [*console_table(table),
             "objective = spend + (1 − λ)·expected recourse + λ·CVaR; Δ = the case minus "
             "the base strategy under the same what-if (negative: cheaper or less risk)"]
 
 
+def console_table(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of text cells as aligned console lines: the first column to the left, the
+    figures to the right."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in table]
+
+
+def console_evaluate(rows: Sequence, currency: str) -> list[str]:
+    """What the plan held fixed costs under each shock against the plan re-optimised for
+    it, as console lines; the failed cases after the table, with their reasons."""
+    solved = [r for r in rows if r.ok]
+    lines: list[str] = []
+    if solved:
+        table = [["what-if", f"plan's objective ({currency})", "re-optimised", "regret",
+                  "plan's exp. shortage cost", "plan's CVaR", "rules broken", "orders cut"]]
+        for r in solved:
+            table.append([r.whatif, _short_money(r.fixed["objective"]),
+                          _short_money(r.reoptimised["objective"]),
+                          _signed_money(r.regret) if abs(r.regret) >= 0.5 else "0",
+                          _short_money(r.fixed["expected_shortage_cost"]),
+                          _short_money(r.fixed["cvar"]),
+                          str(len(r.fixed.get("rules_broken") or ())), str(len(r.clipped))])
+        lines += console_table(table)
+        lines.append("objective = spend + (1 − λ)·expected recourse + λ·CVaR; regret = the "
+                     "plan's objective minus that of the plan re-optimised for the shock "
+                     "(negative only where the plan breaks rules of the case)")
+    lines += [f"{r.whatif}: failed: {r.reason}" for r in rows if not r.ok]
+    return lines
+
+
+def console_frontier(result, currency: str) -> list[str]:
+    """Both sweeps of a frontier as console tables, the knee marked."""
+
+    def figure(p, key, hhi=False):
+        value = p.figures.get(key)
+        if value is None:
+            return "—"
+        return f"{value:,.0f}" if hhi else _short_money(value)
+
+    def mark(p):
+        return "knee" if p.knee else "" if p.ok else f"failed: {p.reason}"
+
+    def change(p, first, key):
+        if p.figures.get(key) is None or first is None or first.figures.get(key) is None:
+            return "—"
+        return _signed_money(p.figures[key] - first.figures[key])
+
+    def first_ok(points):
+        return next((p for p in points if p.ok), None)
+
+    # the HHI sweep starts from the cost-optimal plan: what each limit adds to it
+    top = first_ok(result.hhi_points)
+    hhi = [["HHI limit", "largest HHI", f"objective ({currency})", "Δ objective", "Δ spend",
+            "CVaR", ""]]
+    hhi += [[f"{p.parameter:,.0f}", figure(p, "max_exact_hhi", hhi=True),
+             figure(p, "objective"), change(p, top, "objective"),
+             change(p, top, "first_stage_cost"), figure(p, "cvar"), mark(p)]
+            for p in result.hhi_points]
+    # λ changes what the objective weighs, so only spend and risk are compared with λ = 0
+    neutral = first_ok(result.risk_points)
+    risk = [["λ", "CVaR", "Δ CVaR", "spend", "Δ spend", "expected recourse",
+             f"objective ({currency})", ""]]
+    risk += [[f"{p.parameter:.2f}", figure(p, "cvar"), change(p, neutral, "cvar"),
+              figure(p, "first_stage_cost"), change(p, neutral, "first_stage_cost"),
+              figure(p, "expected_recourse_cost"), figure(p, "objective"), mark(p)]
+             for p in result.risk_points]
+    return [*console_table(hhi), "", *console_table(risk),
+            "objective = spend + (1 − λ)·expected recourse + λ·CVaR; Δ = against the first "
+            "row (the cost-optimal plan; λ = 0)"]
+
+
 def _short_money(value: float) -> str:
     size = abs(value)
-    for limit, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+    # below a million every unit is shown: a "k" would round 1,180 to 1.2 k
+    for limit, suffix in ((1e9, " bn"), (1e6, " M")):
         if size >= limit:
             return f"{value / limit:,.1f}{suffix}"
     return f"{value:,.0f}"
