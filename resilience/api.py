@@ -18,10 +18,8 @@ gives `to_dict()`, exactly the JSON its command writes with `--json` (docs/json.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,7 +408,7 @@ def validate_workbook(path: str | Path) -> Validation:
     except InputError as exc:
         return Validation(path.name, _sha256_or_none(path), tuple(exc.problems), None)
     return Validation(instance.source_name, instance.source_sha256,
-                      tuple(_problem_of(text) for text in instance.warnings), instance)
+                      tuple(instance.warnings), instance)
 
 
 def _sha256_or_none(path: Path) -> str | None:
@@ -418,33 +416,6 @@ def _sha256_or_none(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-
-
-# A problem as `str(Problem)` writes it: "Sheet!Cell: message (found: value)". Excel
-# forbids ':' in sheet names, so the first ': ' ends the location.
-_PROBLEM_TEXT = re.compile(r"^(?P<where>[^:]*): (?P<message>.*?)"
-                           r"(?: \(found: (?P<found>.*)\))?$", re.DOTALL)
-_CELL = re.compile(r"^(?:[A-Z]{1,3}\d*|\d+(?::\d+)?|[A-Z]{1,3}:[A-Z]{1,3}|\d+:\d+)$")
-
-
-def _problem_of(text: str) -> Problem:
-    """A valid workbook's warning, kept by the instance as the text `str(Problem)` wrote,
-    back as a Problem. `found` comes back as the value when its text is a Python literal
-    (a quoted string, a number), else as the text; one shortened with '…' stays text."""
-    match = _PROBLEM_TEXT.match(text)
-    if match is None:
-        return Problem("", "", text, warning=True)
-    where = match["where"]
-    sheet, _, cell = where.rpartition("!")
-    if not sheet or not _CELL.match(cell):
-        sheet, cell = where, ""
-    found: object = match["found"]
-    if found is not None:
-        try:
-            found = ast.literal_eval(found)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            pass
-    return Problem(sheet, cell, match["message"], found, warning=True)
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from resilience.errors import Problem
+
 BASELINE = "baseline"
 STAGES = ("origin", "processing")  # what a Policies row's `both` covers
 OWNER = "owner"  # SPEC §7: the country that controls the supplier, o ↦ owner(o)
@@ -198,7 +200,9 @@ class Instance:
     whatif: str | None = None
     source_name: str = ""
     source_sha256: str = ""
-    warnings: tuple[str, ...] = ()
+    # what validate warned of, as it located it (a Problem with warning=True): the CLI
+    # prints them, the report lists them, `validate --json` writes them field by field
+    warnings: tuple[Problem, ...] = ()
     # Cells under columns resilience does not use: (sheet, cell, header, value as read).
     unused_cells: tuple[tuple[str, str, str, object], ...] = ()
     # SPEC §7: () when the workbook has no Periods sheet (one implicit period, v1 shape).

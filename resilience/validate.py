@@ -250,7 +250,7 @@ def validate(raw: RawWorkbook) -> Instance:
         demand_rows=tuple(demand_rows),
         source_name=raw.path.name,
         source_sha256=_sha256(raw.path),
-        warnings=tuple(str(p) for p in out.warnings),
+        warnings=tuple(out.warnings),
         unused_cells=tuple(
             (sheet.name, cell, header, _echo(value))
             for sheet in SHEETS if sheet.name in raw.sheets

@@ -29,7 +29,7 @@ def _problems(path: Path) -> tuple[list[str], list[str]]:
     except InputError as exc:
         return ([str(p) for p in exc.problems if not p.warning],
                 [str(p) for p in exc.problems if p.warning])
-    return [], list(instance.warnings)
+    return [], [str(w) for w in instance.warnings]
 
 
 def _cli(cwd: Path, *args: object) -> subprocess.CompletedProcess:

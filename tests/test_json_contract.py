@@ -387,23 +387,29 @@ def test_validate_json_says_as_much_as_validate_and_never_overwrites(tmp_path):
     assert load_workbook(tmp_path / "example.xlsx"), "the input is left as it was"
 
 
-def test_a_valid_workbooks_warnings_come_back_as_the_problems_they_were(tmp_path):
-    """A valid workbook keeps its warnings as text; validate --json gives them back
-    structured, exactly as an invalid workbook's warnings (which are still Problems)."""
-    from resilience.api import _problem_of
-    from resilience.errors import InputError
+def test_a_valid_workbooks_warnings_are_the_problems_validate_found(tmp_path):
+    """A valid workbook keeps its warnings as the Problems the validator located (sheet,
+    cell, message, the value found), so validate --json writes them field by field, as
+    it does an invalid workbook's: a value typed 25 in a tariff column, an unused column
+    and stray sheets, one of them a near-miss of a sheet name."""
+    from resilience.api import validate_workbook
     from resilience.validate import load
 
-    sheets = broken_sheets()
+    sheets = basic_sheets()
     sheets["Countries"].append({"country": "CCC", "disruption_prob": 0, "tariff": 25})
+    sheets["Materials"][0]["comment"] = "unused"
     sheets["Sheet 3"] = [["x"], [1]]
     sheets["Supplier"] = [["x"], [1]]
     write_workbook(tmp_path / "b.xlsx", sheets)
-    with pytest.raises(InputError) as caught:
-        load(tmp_path / "b.xlsx")
-    warnings = [p for p in caught.value.problems if p.warning]
-    assert len(warnings) >= 4
-    for problem in warnings:
-        back = _problem_of(str(problem))
-        assert (back.sheet, back.cell, back.message, back.found, back.warning) == (
-            problem.sheet, problem.cell, problem.message, problem.found, True), problem
+    instance = load(tmp_path / "b.xlsx")
+    assert len(instance.warnings) >= 4 and all(w.warning for w in instance.warnings)
+    tariff = next(w for w in instance.warnings if w.sheet == "Countries")
+    assert tariff.cell == "D4" and "tariff 25 = 2,500 %" in tariff.message, tariff
+    data = validate_workbook(tmp_path / "b.xlsx").to_dict()
+    assert data["ok"] is True
+    assert data["problems"] == [
+        {"sheet": w.sheet, "cell": w.cell, "message": w.message, "found": w.found,
+         "warning": True} for w in instance.warnings]
+    run = run_cli(tmp_path, "validate", "b.xlsx")
+    for w in instance.warnings:
+        assert str(w) in run.stdout

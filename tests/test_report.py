@@ -482,7 +482,7 @@ def legacy_summary(result: SolveResult) -> dict:
         "whatif": instance.whatif,
         "settings": dataclasses.asdict(instance.settings),
         "input": {"file": instance.source_name, "sha256": instance.source_sha256},
-        "warnings": list(instance.warnings),
+        "warnings": [str(w) for w in instance.warnings],
         "versions": {"resilience": __version__, **solution.solver_versions},
         "solver": solution.solver,
         "cross_check": None if solution.cross_check is None

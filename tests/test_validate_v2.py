@@ -55,7 +55,7 @@ def _errors(exc: InputError) -> list[str]:
 def _warnings(instance_or_exc: Instance | InputError) -> list[str]:
     if isinstance(instance_or_exc, InputError):
         return [str(p) for p in instance_or_exc.problems if p.warning]
-    return list(instance_or_exc.warnings)
+    return [str(w) for w in instance_or_exc.warnings]
 
 
 PERIODS = [["period", "weight"], [2026, None], ["2027", 0.9], ["2028", None]]

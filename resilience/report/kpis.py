@@ -491,7 +491,7 @@ def summarise(result: SolveResult) -> SolveSummary:
         settings=instance.settings,
         input_file=instance.source_name,
         input_sha256=instance.source_sha256,
-        warnings=tuple(instance.warnings),
+        warnings=tuple(str(w) for w in instance.warnings),
         versions={"resilience": __version__, **solution.solver_versions},
         solver=solution.solver,
         cross_check=solution.cross_check,

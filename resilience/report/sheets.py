@@ -303,7 +303,7 @@ def inputs_sheet(book: Workbook, styles: Styles, result: SolveResult) -> Sheet:
     sheet.blank()
     sheet.write([f"Warnings ({len(instance.warnings)})"], ["section"])
     for warning in instance.warnings or ("none",):
-        sheet.write([warning])
+        sheet.write([str(warning)])
     sheet.blank()
     for title, table, headers, rows, looks in sections:
         sheet.write([title], ["section"])

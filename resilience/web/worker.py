@@ -63,7 +63,7 @@ def inspect_workbook(conn, path: str) -> None:
             "materials": len(instance.materials),
             "countries": len(instance.countries),
             "periods": [p.id for p in instance.periods],
-            "warnings": list(instance.warnings),
+            "warnings": [str(w) for w in instance.warnings],
         })
 
     _guarded(conn, body)
