@@ -191,6 +191,29 @@ def test_the_cost_charts_start_at_zero(rows, instance, tmp_path):
     assert charts[0].y_axis.scaling.min == 0
 
 
+def test_the_compare_sheet_prints_pages_across_not_pieces_of_charts(rows, instance,
+                                                                     tmp_path):
+    """Too wide for one page: a short table prints one page tall and pages across, the
+    case columns on each; the two charts are stacked under the table (side by side they
+    are 48 cm, wider than a landscape page); the binding rules wrap in rows tall enough."""
+    target = tmp_path / "compare.xlsx"
+    write_compare_report(rows, instance, target)
+    sheet = load_workbook(target)["Compare"]
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (0, 1)
+    assert sheet.print_title_cols == "$A:$B"
+    first, second = sheet._charts
+    assert first.anchor._from.col == second.anchor._from.col == 0
+    assert second.anchor._from.row > first.anchor._from.row + first.height / 0.53
+    header_row, headers = _header(sheet)
+    rules = len(headers)
+    assert headers[-1].startswith("binding rules")
+    cell = sheet.cell(header_row + 2, rules)
+    assert cell.alignment.wrap_text
+    assert cell.value
+
+
 def test_the_strategies_sheet_of_a_solve_report(instance, tmp_path):
     """The demo's Strategies sheet: the base case solved, then each strategy (what-if
     base), laid out as Compare without the what-if column: cap60 costs 1,980 more than

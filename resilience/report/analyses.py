@@ -7,6 +7,7 @@ written as text, never as a formula.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from resilience.analyses.compare import BASE, CompareRow
 from resilience.report.cells import set_value
@@ -25,7 +27,6 @@ from resilience.report.charts import stacked_columns
 from resilience.report.files import write_atomically
 from resilience.report.kpis import json_document
 from resilience.report.layout import Sheet, Styles, currency_label, width_for
-from resilience.report.sheets import column_after
 
 BOLD = Font(bold=True)
 FAILED = PatternFill("solid", fgColor="F4CCCC")
@@ -144,6 +145,9 @@ def broken_text(figures: dict) -> str:
 # ---- compare --------------------------------------------------------------------------
 
 BINDING_SHOWN = 4  # constraints named in a Compare or Strategies cell, costliest first
+PRINT_SCALE = 80  # % at which a long Compare or Strategies sheet prints
+ONE_PAGE_TALL = 12  # cases up to which the sheet and its charts print one page tall
+ROW_CM = 0.53  # a row of the default height (15 pt), for placing a chart under another
 
 # The figures compared against the base case (strategy base under the same what-if).
 DELTA_KEYS = ("first_stage_cost", "objective", "cvar", "expected_shortage_cost",
@@ -266,7 +270,7 @@ def _comparison_columns(rows: Sequence[CompareRow], currency: str,
           for g in groups],
         _Column("binding rules, costliest first: cost per point (failed: why)",
                 lambda r: (" ".join(r.reason.split()) if r.reason
-                           else binding_text(r.figures, most=BINDING_SHOWN)), "plain", 80),
+                           else binding_text(r.figures, most=BINDING_SHOWN)), "wrap", 80),
     ]
     return columns
 
@@ -314,6 +318,14 @@ def _comparison_sheet(book: Workbook, styles: Styles, name: str, title: str,
     sheet = Sheet.open(book, styles, name, [c.width for c in columns],
                        freeze=f"{get_column_letter(3 if with_whatif else 2)}6",
                        fit_width=False, print_rows="5:5")
+    # too wide for one page at a legible size: printed pages across, the case columns on
+    # every one, the figures and charts on the first, shares and rules on the next ones;
+    # a short table with its charts fits one page tall, a long one prints at 80 %
+    if len(rows) <= ONE_PAGE_TALL:
+        sheet.ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        sheet.ws.page_setup.fitToWidth, sheet.ws.page_setup.fitToHeight = 0, 1
+    else:
+        sheet.ws.page_setup.scale = PRINT_SCALE
     sheet.ws.print_title_cols = "A:B" if with_whatif else "A:A"
     sheet.write([title], ["title"])
     for note in _comparison_notes(rows, columns):
@@ -322,7 +334,12 @@ def _comparison_sheet(book: Workbook, styles: Styles, name: str, title: str,
     for r in rows:
         failed = r.status == "failed"
         looks = ["failed" if failed else c.look for c in columns]
-        sheet.write([c.value(r) for c in columns], looks)
+        values = [c.value(r) for c in columns]
+        # a wrapped cell does not make its row taller by itself in every spreadsheet
+        # program: the row gets the lines its longest wrapped text needs
+        lines = max((math.ceil(len(str(v)) / (c.width * 1.1)) for v, c in
+                     zip(values, columns, strict=True) if c.look == "wrap" and v), default=1)
+        sheet.write(values, looks, height=15.0 * lines if lines > 1 else None)
     first, last = header_row + 1, sheet.row
     if last < first:
         return sheet
@@ -363,8 +380,10 @@ def _comparison_sheet(book: Workbook, styles: Styles, name: str, title: str,
         top_down=with_whatif, width=chart.width, height=chart.height,
         colours=["F28E2B", "4E79A7"])
     deltas.legend.position = "b"
-    beside = column_after([c.width for c in columns], 1, chart.width + 0.5)
-    sheet.ws.add_chart(deltas, f"{get_column_letter(beside)}{last + 3}")
+    # under the first chart, not beside it: side by side they are 48 cm wide and a
+    # printed page splits them; stacked, both print on the first page across
+    rows_down = math.ceil(chart.height / ROW_CM) + 2
+    sheet.ws.add_chart(deltas, f"A{last + 3 + rows_down}")
     return sheet
 
 
