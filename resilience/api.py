@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from resilience.frames import CompareFrames, EvaluateFrames, FrontierFrames, SolveFrames
     from resilience.plan_reader import FixedPlan
     from resilience.report.kpis import SolveSummary
+    from resilience.solver import SolveProgress
 
 __all__ = [
     "CompareResult", "EvaluateResult", "FrontierResult", "SolveResult", "SolverChoice",
@@ -140,23 +141,28 @@ class _Verified:
 
 def solve_case(instance: Instance, *, threads: int = 1, with_duals: bool = True,
                solver: str = "highs", extra: Extra | None = None,
-               check_with: str | None = None) -> SolveResult:
+               check_with: str | None = None,
+               on_progress: Callable[[SolveProgress], None] | None = None) -> SolveResult:
     """Solve one prepared case and verify it; raise on infeasible, no plan or mismatch.
 
     `solver`: "highs" (direct) or "pyomo:NAME"; `extra(model, instance)` adds Pyomo
     components before the solve; `check_with` re-solves with a second solver and raises
-    `SolverDisagreement` when the optima differ by more than the gap."""
+    `SolverDisagreement` when the optima differ by more than the gap. `on_progress` is
+    called with the best plan's objective, the bound and the gap as HiGHS finds them
+    (about once a second; from the solver's thread, so keep it quick)."""
     return solve_with(instance, SolverChoice(solver, threads, extra, check_with),
-                      with_duals=with_duals)
+                      with_duals=with_duals, on_progress=on_progress)
 
 
 def solve_with(instance: Instance, choice: SolverChoice | None = None, *,
-               with_duals: bool = True) -> SolveResult:
+               with_duals: bool = True,
+               on_progress: Callable[[SolveProgress], None] | None = None) -> SolveResult:
     """`solve_case` with the solver options in one (picklable) object, as batches pass
     them to their workers."""
     choice = choice or SolverChoice()
     built = build_for(instance, choice)
     session = hand_to_solver(built, choice)
+    session.on_progress = on_progress
     result = solve_built(built, session, instance, with_duals=with_duals,
                          extras=choice.extra is not None)
     if choice.check_with:

@@ -394,7 +394,8 @@ def solve(
 
         with _working("solving") as step:
             result = solve_case(case, threads=choice.threads, solver=choice.solver,
-                                extra=choice.extra, check_with=choice.check_with)
+                                extra=choice.extra, check_with=choice.check_with,
+                                on_progress=lambda p: step(f"solving: {p.text()}"))
             summary = solve_summary(result)
             step("writing the report")
             with _outputs() as outputs:

@@ -297,3 +297,27 @@ def test_an_isolated_session_matches_in_process_after_an_edit():
     assert a2 >= a1 - 1e-6 * abs(a1)
     assert da is not None and db is not None
     assert np.allclose(da, db, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(da).max()))
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["in process", "child process"])
+def test_progress_reports_the_search_as_it_goes(isolate):
+    """While HiGHS searches, `on_progress` hears of every new plan and (about once a
+    second) of the bound, in currency, in process and from the child alike: a plan's
+    objective never below the bound, the last report's plan the one returned, the
+    seconds never going back."""
+    built = build_model(_tiny(1))
+    session = HighsSession(built.form, SolverOptions(time_limit=20.0, mip_gap=0.0),
+                           isolate=isolate)
+    heard = []
+    session.on_progress = heard.append
+    outcome = session.solve(Budget(20.0))
+    assert outcome.status is Status.OPTIMAL
+    plans = [p for p in heard if p.objective is not None]
+    assert plans, "no plan was reported"
+    assert plans[-1].objective == pytest.approx(outcome.objective, rel=1e-6)
+    assert [p.seconds for p in heard] == sorted(p.seconds for p in heard)
+    for p in heard:
+        if p.objective is not None and p.bound is not None:
+            assert p.bound <= p.objective * (1 + 1e-6) + 1e-6
+            assert p.gap is not None and p.gap >= 0
+    assert "best" in plans[-1].text() and "s)" in plans[-1].text()

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from resilience.formulation.standard_form import StandardForm
 from resilience.solver.options import Budget, SolverOptions
-from resilience.solver.outcome import SolverOutcome
+from resilience.solver.outcome import SolveProgress, SolverOutcome
 
-__all__ = ["Budget", "SolverOptions", "SolverOutcome", "open_session", "parse_solver",
-           "versions", "write_model"]
+__all__ = ["Budget", "SolveProgress", "SolverOptions", "SolverOutcome", "open_session",
+           "parse_solver", "versions", "write_model"]
 
 DEFAULT_SOLVER = "highs"
 

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from importlib import metadata
 
 import highspy
@@ -22,7 +23,7 @@ import numpy as np
 from resilience.domain import Status
 from resilience.formulation.standard_form import StandardForm
 from resilience.solver.options import Budget, SolverOptions
-from resilience.solver.outcome import SolverOutcome, relative_gap
+from resilience.solver.outcome import SolveProgress, SolverOutcome, relative_gap
 from resilience.solver.status import HIGHS_MODEL_STATUS, with_plan
 
 _LOCK = threading.Lock()
@@ -89,6 +90,7 @@ def versions() -> dict[str, str]:
 # times) and a watchdog's cancel is enough: the loops that ignore it were only ever seen
 # on the large benchmark instance.
 ISOLATE_FROM_NONZEROS = 400_000
+PROGRESS_EVERY = 1.0  # seconds between progress reports while HiGHS searches
 
 
 class HighsSession:
@@ -125,6 +127,10 @@ class HighsSession:
         self.worker_options: dict[str, object] = {}
         # Test-only (see isolated.Task): make the child stall like HiGHS's deaf loops.
         self.stall_for_tests: tuple[float, str] = (0.0, "first_incumbent")
+        # Called with a SolveProgress on each new plan and about once a second while a
+        # MIP search runs (from HiGHS's thread in process: keep it quick and thread-safe).
+        self.on_progress: Callable[[SolveProgress], None] | None = None
+        self._listening = False
         self.handoff_seconds = time.perf_counter() - started
 
     # ---- hand-off --------------------------------------------------------------------
@@ -167,8 +173,29 @@ class HighsSession:
         h.setOptionValue("time_limit", float(limit))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
         started = time.perf_counter()
+        self._listen(started)
         _run_with_watchdog(h, limit + options.grace)
         return self._outcome(time.perf_counter() - started)
+
+    def _listen(self, started: float) -> None:
+        """Subscribe (once) to HiGHS's MIP callbacks when someone wants progress."""
+        if self.on_progress is None or self._listening or not self.form.is_mip:
+            return
+        self._listening = True
+        self._clock = [started, 0.0]  # [this solve's start, the last report]
+        scale = self.form.scaling_structure().cost_scale
+
+        def report(out, every: float) -> None:
+            now = time.perf_counter()
+            if now - self._clock[1] < every or self.on_progress is None:
+                return
+            self._clock[1] = now
+            self.on_progress(SolveProgress(now - self._clock[0],
+                                           _money(out.mip_primal_bound, scale),
+                                           _money(out.mip_dual_bound, scale)))
+
+        self._highs.cbMipImprovingSolution.subscribe(lambda e: report(e.data_out, 0.0))
+        self._highs.cbMipInterrupt.subscribe(lambda e: report(e.data_out, PROGRESS_EVERY))
 
     def _solve_isolated(self, budget: Budget, options: SolverOptions) -> SolverOutcome:
         from resilience.solver import isolated
@@ -191,9 +218,22 @@ class HighsSession:
             stall_when_for_tests=self.stall_for_tests[1])
         start = None if self._start is None or not self._start_offered \
             else self._start / form.scaling_structure().col_scale
-        report = isolated.run(isolated.problem_of(form), task, start)
+        report = isolated.run(isolated.problem_of(form), task, start,
+                              on_event=self._relay(form) if self.on_progress else None)
         self.last_report = report
         return self._outcome_of_report(report)
+
+    def _relay(self, form: StandardForm):
+        """The child's reports as SolveProgress, in currency."""
+        scale = form.scaling_structure().cost_scale
+        listener = self.on_progress
+
+        def relay(report) -> None:
+            at = report.events[-1][0] if report.events else 0.0
+            listener(SolveProgress(at, _money(report.objective, scale),
+                                   _money(report.bound, scale)))
+
+        return relay
 
     def _worker_options(self) -> tuple[tuple[str, object], ...]:
         chosen: dict[str, object] = {}
@@ -458,3 +498,11 @@ def _run_with_watchdog(h: highspy.Highs, hard_limit: float) -> None:
         raise
     if error:
         raise error[0]
+
+
+def _money(scaled: float | None, scale: float) -> float | None:
+    """A bound HiGHS reports in its cost scale, in currency; None when it has none yet
+    (HiGHS reports ±inf or ±kHighsInf before the first plan or the root LP)."""
+    if scaled is None or not math.isfinite(scaled) or abs(scaled) >= 1e30:
+        return None
+    return float(scaled) * scale

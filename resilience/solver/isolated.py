@@ -133,7 +133,8 @@ def run(problem: Problem, task: Task, start: np.ndarray | None = None,
     """Run `task` on `problem` in a child; return at the latest at `task.hard_deadline`
     (plus the time to kill and reap the child), with the best incumbent streamed so far.
     `start`: scaled values of a plan to offer HiGHS first. `on_event(report)` is called
-    after each incumbent (for progress display).
+    after each incumbent and each bound report (about once a second), for a progress
+    display.
 
     The child is this file run as a script by the same interpreter, not a
     multiprocessing child: those re-import the caller's `__main__` (a CLI entry point, a
@@ -167,7 +168,8 @@ def run(problem: Problem, task: Task, start: np.ndarray | None = None,
                 if not report.finished:
                     report.crashed = _exit_text(child)
                 break
-            if _absorb(report, message, started) and on_event is not None:
+            _absorb(report, message, started)
+            if on_event is not None and message[0] in ("incumbent", "bound"):
                 on_event(report)
             if report.finished:
                 break

@@ -65,6 +65,8 @@ class PyomoSession:
     again from the form before the next solve (Pyomo is the open path, not the fast
     one)."""
 
+    on_progress = None  # Pyomo's solver plugins report nothing while they run
+
     def __init__(self, form: StandardForm, solver: str,
                  options: SolverOptions | None = None):
         started = time.perf_counter()
