@@ -269,6 +269,41 @@ def test_scaling_is_exact_and_undone():
     assert np.array_equal(s.costs * s.cost_scale / s.col_scale, form.costs)
 
 
+@pytest.mark.parametrize("solver", ["pyomo:highs", "pyomo:cbc"])
+def test_a_pyomo_solver_gets_the_scaled_model_and_answers_in_workbook_units(solver,
+                                                                            monkeypatch):
+    """Through Pyomo a solver is handed the same well-scaled numbers as HiGHS direct
+    (the form's `scaled()`), and its plan, objective and bound come back in the workbook's
+    units: the same optimum as the direct path."""
+    import resilience.formulation.pyomo_form as pyomo_form
+    from resilience.solver import Budget, SolverOptions, open_session
+
+    require(solver)
+    form = build_model(seeded_instance("corpus", 1)).form
+    handed = []
+    original = pyomo_form.to_pyomo
+
+    def spy(given):
+        handed.append(given)
+        return original(given)
+
+    monkeypatch.setattr(pyomo_form, "to_pyomo", spy)
+    options = SolverOptions(time_limit=60, mip_gap=0.0)
+    outcome = open_session(form, options, solver).solve(Budget(60))
+    (model_form,) = handed
+    assert model_form.ranges(scaled=False) == form.ranges(scaled=True)
+    assert np.array_equal(model_form.matrix.data, form.scaling().matrix.data)
+    direct = open_session(build_model(seeded_instance("corpus", 1)).form, options).solve(
+        Budget(60))
+    assert outcome.objective == pytest.approx(direct.objective, rel=1e-6)
+    assert outcome.objective == pytest.approx(form.objective_value(outcome.values),
+                                              rel=1e-12)
+    assert outcome.bound == pytest.approx(outcome.objective, rel=1e-6)
+    integer = form.integer
+    assert np.all(np.abs(outcome.values[integer] - np.round(outcome.values[integer]))
+                  < 1e-6)
+
+
 def test_batches_take_the_solver_and_extra_to_their_workers(tmp_path):
     """compare in two worker processes: each worker loads the extra file itself and
     solves with CBC; the case's optimum is the hand-derived 1,060."""

@@ -192,6 +192,18 @@ class StandardForm:
         return ScaledArrays(scaled, self.col_lower, self.col_upper, self.row_lower,
                             self.row_upper, self.costs, col_scale, row_scale, money)
 
+    def scaled(self) -> StandardForm:
+        """The form as the solver sees it (the arrays of `scaling()`), as a form of its
+        own: what a solver reached through Pyomo is handed, so that it gets the same
+        well-scaled numbers as HiGHS (values come back through `unscale_values`, the
+        bound through the cost scale)."""
+        s = self.scaling()
+        return StandardForm(
+            s.matrix.copy(), s.row_lower.copy(), s.row_upper.copy(), s.col_lower.copy(),
+            s.col_upper.copy(), s.costs.copy(), self.integer.copy(),
+            np.ones(self.n_cols), self.money_columns.copy(), dict(self.column_families),
+            dict(self.row_families), self.name)
+
     def unscale_values(self, solver_values: np.ndarray) -> np.ndarray:
         return np.asarray(solver_values, dtype=float) * self.scaling_structure().col_scale
 

@@ -96,18 +96,22 @@ class PyomoSession:
 
         self.options = options = options or self.options
         budget = budget or Budget(options.time_limit)
-        model, columns = to_pyomo(self.form)
+        # the solver gets the scaled form, as HiGHS does: CBC given the workbook's units
+        # (money rows of 1e9 beside shares of 1e-2) reported a bound above the optimum
+        model, columns = to_pyomo(self.form.scaled())
         started = time.perf_counter()
         status, objective, bound, message = _solve(model, self.solver, options,
                                                    budget.remaining())
+        cost_scale = self.form.scaling_structure().cost_scale
         values = None
         if status.has_plan:
-            values = column_values(columns)
-            objective = self.form.objective_value(values) if objective is None \
-                else objective
+            values = self.form.unscale_values(column_values(columns))
+            objective = self.form.objective_value(values)
             self._incumbent = values
         if bound is not None and not math.isfinite(bound):
             bound = None
+        if bound is not None:
+            bound *= cost_scale
         if status is Status.OPTIMAL and bound is None:
             bound = objective
         return SolverOutcome(status, objective, bound, relative_gap(objective, bound),
@@ -127,7 +131,7 @@ class PyomoSession:
         rounded = np.round(self._incumbent[integer])
         fixed.set_column_bounds(integer, rounded, rounded)
         fixed.integer = np.zeros(fixed.n_cols, dtype=bool)
-        model, _ = to_pyomo(fixed)
+        model, _ = to_pyomo(fixed.scaled())
         model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         budget = budget or Budget(self.options.time_limit)
         status, _, _, _ = _solve(model, self.solver, self.options, budget.remaining())
@@ -142,7 +146,9 @@ class PyomoSession:
                 value = model.dual.get(component[i])
                 if value is not None:
                     duals[family.start + i] = value
-        return None if np.isnan(duals).all() else np.nan_to_num(duals)
+        if np.isnan(duals).all():
+            return None
+        return fixed.unscale_duals(np.nan_to_num(duals))
 
     def relaxation_is_feasible(self, budget: Budget | None = None) -> bool:
         return self._highs_view().relaxation_is_feasible(budget)
