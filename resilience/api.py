@@ -50,12 +50,31 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CompareResult", "EvaluateResult", "FrontierResult", "SolveResult", "SolverChoice",
-    "Validation", "compare", "evaluate", "frontier", "load", "prepare_case", "solve_case",
-    "validate_workbook",
+    "Validation", "compare", "evaluate", "frontier", "load", "material_items", "offer_items",
+    "prepare_case", "solve_case", "validate_workbook",
 ]
 
 NUMERICAL_RETRIES = 2
 Extra = Callable[[object, Instance], None]  # extra(model, instance), PyPSA-style
+
+
+def offer_items(instance: Instance) -> list[tuple[int, str]]:
+    """What each index of the Pyomo model's offer variables (`model.firm_order[j]`,
+    `model.contract[j]`) stands for: (i, period), offer `instance.offers[i]` in that
+    period. Over a horizon an offer has one index per period of its window where its
+    material has demand; in a workbook without a Periods sheet index j is offer j and
+    the period is "". For `extra(model, instance)` functions."""
+    from resilience.formulation.data import model_data
+
+    data = model_data(instance)
+    return [(int(i), data.period_ids[int(t)])
+            for i, t in zip(data.offer_source, data.offer_period, strict=True)]
+
+
+def material_items(instance: Instance) -> list[tuple[str, str]]:
+    """What each index of `model.firm_total[j]` stands for: (material id, period), period
+    by period (j = t · M + m); in a workbook without a Periods sheet, (material, "")."""
+    return [(m.id, t) for t in instance.period_ids() for m in instance.materials]
 
 
 @dataclass(frozen=True)

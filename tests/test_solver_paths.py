@@ -95,6 +95,39 @@ def test_extra_constraint_changes_the_plan_as_derived(tmp_path, path):
     assert quantities == pytest.approx({"a": 70, "b": 30})
 
 
+def test_extra_over_a_horizon_indexes_offers_by_offer_and_period(tmp_path):
+    """Over a horizon `firm_order[j]` is offer item j, which `offer_items` names:
+    (offer index, period). A rule on one offer in one period binds there: at most 10 t
+    of gallium from AusGa in 2027, the year China's export ban hits (the plan without it
+    buys 60 t there, AusGa's capacity), so the plan costs more."""
+    from test_horizon_analyses import horizon_book
+
+    from resilience.api import material_items, offer_items
+
+    book = write_workbook(tmp_path / "horizon.xlsx", horizon_book())
+    instance = prepare_case(load(book))
+    items = offer_items(instance)
+    offers = [o.supplier for o in instance.offers]
+    assert len(items) == build_model(instance).form.column_families["firm_order"].size
+    assert material_items(instance)[:2] == [("gallium", "2026"), ("graphite", "2026")]
+
+    def aus_in_2027(model, case):
+        chosen = [j for j, (i, period) in enumerate(offer_items(case))
+                  if case.offers[i].supplier == "AusGa" and period == "2027"]
+        assert len(chosen) == 1
+        model.aus_2027 = pyo.Constraint(expr=model.firm_order[chosen[0]] <= 10)
+
+    plain = solve_case(instance)
+    ruled = solve_case(instance, extra=aus_in_2027)
+    bought = {(line.supplier, line.period): line.quantity for line in ruled.solution.plan}
+    before = {(line.supplier, line.period): line.quantity for line in plain.solution.plan}
+    assert before[("AusGa", "2027")] == pytest.approx(60)
+    assert bought.get(("AusGa", "2027"), 0.0) <= 10 + 1e-6
+    assert ruled.solution.objective > plain.solution.objective
+    assert {period for (i, period) in items if offers[i] == "AusGa"} == {
+        "2026", "2027", "2028", "2029"}
+
+
 def test_extra_may_add_variables_of_its_own(tmp_path):
     """A user column: s ≥ x_b − 10 and s ≤ 0 forces x_b ≤ 10 through a new variable;
     the plan stays all-a (1,000), and with "b ≥ 5" forced too, 5·12 + 95·10 = 1,010."""
