@@ -1,13 +1,17 @@
 """`resilience serve` in a real browser: Debian's chromium driven by Playwright.
 
-One server (the real command, in a subprocess) and one browser for the module; each
-test opens its own browser context, so its own session. Skipped, with the reason, only
-where the web extra or a chromium is not installed (CI installs both: .ci/run)."""
+Two servers (the real command, in a subprocess): one on the embedded data set, one on a
+workbook named on its command line; one browser for the module; each test opens its own
+browser context, so its own session. Every context lets requests reach the app's own
+host only (any other is blocked and recorded, and a test that saw one fails): the pages
+work offline. Skipped, with the reason, only where the web extra or a chromium is not
+installed (CI installs both: .ci/run)."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -17,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -48,14 +53,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def _serve(*arguments: str, cwd: Path = ROOT):
+    """Start the real `resilience serve` on a free port; wait until the page answers."""
     port = _free_port()
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-c", "from resilience.cli import main; main()", "serve",
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+         "--port", str(port), *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
     url = f"http://127.0.0.1:{port}/"
     line = process.stdout.readline()
     assert url in line, line
@@ -67,8 +72,28 @@ def server():
             assert process.poll() is None, process.stdout.read()
             assert time.monotonic() - started < 10, "the server did not answer in 10 s"
             time.sleep(0.05)
-    ready = time.monotonic() - started
+    return process, url, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def server():
+    process, url, ready = _serve()
     yield url, ready, process.pid
+    process.terminate()
+    process.wait(10)
+
+
+BOOK_NAME = "northwind-sourcing.xlsx"
+
+
+@pytest.fixture(scope="module")
+def book_server(tmp_path_factory):
+    """`resilience serve BOOK.xlsx`: a copy of data/example.xlsx under a name of its own,
+    named (relative to the server's working folder) on the command line."""
+    folder = tmp_path_factory.mktemp("named")
+    shutil.copy(ROOT / "data" / "example.xlsx", folder / BOOK_NAME)
+    process, url, _ = _serve(BOOK_NAME, cwd=folder)
+    yield url, folder / BOOK_NAME, process.pid
     process.terminate()
     process.wait(10)
 
@@ -82,31 +107,63 @@ def browser():
         chromium.close()
 
 
+class Offline:
+    """Every request a browser context makes: those to the app's own host go through,
+    any other is blocked (aborted) and recorded."""
+
+    def __init__(self, url: str):
+        self.host = urlsplit(url).netloc
+        self.seen: list[str] = []
+        self.blocked: list[str] = []
+
+    def __call__(self, route) -> None:
+        url = route.request.url
+        self.seen.append(url)
+        if urlsplit(url).netloc == self.host and url.startswith("http://"):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+
 def _session(browser, url):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400,
                                                                    "height": 1000})
     context.set_default_timeout(30_000)
+    offline = Offline(url)
+    context.route("**/*", offline)
     page = context.new_page()
     page.goto(url)
     expect(page.get_by_role("button", name="Solve")).to_be_visible()
-    return context, page
+    return context, page, offline
 
 
 @pytest.fixture
 def page(browser, server):
     """A new browser session."""
-    context, page = _session(browser, server[0])
+    context, page, offline = _session(browser, server[0])
     yield page
     context.close()
+    assert not offline.blocked, f"requests to other hosts: {offline.blocked}"
 
 
 @pytest.fixture(scope="module")
 def planner(browser, server):
     """One browser session kept over the tests that solve, so the compare test reuses
     the base run of the first (and solves it itself when run alone)."""
-    context, page = _session(browser, server[0])
+    context, page, offline = _session(browser, server[0])
     yield page
     context.close()
+    assert not offline.blocked, f"requests to other hosts: {offline.blocked}"
+
+
+@pytest.fixture
+def book_page(browser, book_server):
+    """A new browser session on the server started with a workbook named."""
+    context, page, offline = _session(browser, book_server[0])
+    yield page, offline
+    context.close()
+    assert not offline.blocked, f"requests to other hosts: {offline.blocked}"
 
 
 def _solve(page, strategy: str | None = None) -> None:
@@ -233,6 +290,26 @@ def test_compare_two_strategies(planner):
     expect(table).to_contain_text("#2 eu_crma × base")
     expect(table).to_contain_text("Δ vs #1")
     expect(table.locator("tr", has_text="Objective")).to_contain_text("85.52 bn")
+    # charts side by side: objective and spend from zero, Δ, shares by group, HHI
+    expect(page.locator("body[data-charts-ready=yes]")).to_have_count(1)
+    for name in ("Objective and spend per run", "Δ against the baseline",
+                 "Shares by country group", "Largest HHI per run"):
+        chart = page.get_by_role("img", name=f"{name} chart")
+        expect(chart.locator(".main-svg").first).to_be_visible()
+    costs = page.get_by_role("img", name="Objective and spend per run chart")
+    expect(costs).to_contain_text("#2 eu_crma × base")
+    expect(costs).to_contain_text("spend (first stage)")
+    expect(page.get_by_role("img", name="Δ against the baseline chart")).to_contain_text(
+        "Δ against #1 base × base")
+    expect(page.get_by_role("img", name="Shares by country group chart")).to_contain_text(
+        "FEOC")
+    # another baseline: the Δ columns and the Δ chart are against run 2
+    page.get_by_label("Baseline run").select_option(label="#2 eu_crma × base")
+    expect(table).to_contain_text("Δ vs #2")
+    expect(table.locator("th", has_text="#2 eu_crma × base")).to_contain_text("(baseline)")
+    expect(table.locator("tr", has_text="Objective")).to_contain_text("−")
+    expect(page.get_by_role("img", name="Δ against the baseline chart")).to_contain_text(
+        "Δ against #2 eu_crma × base")
 
     other = page.context.browser.new_context()
     stranger = other.new_page()
@@ -255,19 +332,223 @@ def _workers(server_pid: int) -> list[int]:
     return found
 
 
-def test_cancel_a_solve(page, server):
-    """Cancel while the worker is busy: the run says cancelled and its worker process
-    is gone (one process stays: the spare kept started ahead for the next job)."""
+def _hard_sheets(n_materials: int = 20, seed: int = 7) -> dict:
+    """A sourcing MIP that HiGHS cannot close in minutes (20 materials × 12 offers with
+    minimum orders and fixed costs, 24 countries, three policies; gap 0 asked, as in
+    tests/test_cli.py's): after 30 s a gap of several per cent is still open, so a solve
+    with a long time limit is still running whenever Cancel is pressed. A plan is found
+    within a second (the start plan built from the model's structure)."""
+    rng = random.Random(seed)
+    n_countries = 24
+    tags = ["EU", "NATO", "FEOC", "OTHER"]
+    countries = [{"country": f"C{j:02d}", "disruption_prob": round(rng.uniform(0.005, 0.03), 3),
+                  "groups": tags[j % 4], "tariff": rng.choice([0, 0.1, 0.25])}
+                 for j in range(n_countries)]
+    materials, offers = [], []
+    for i in range(n_materials):
+        materials.append({"material": f"m{i}", "unit": "t", "demand": 100,
+                          "shortage_penalty": rng.randint(200, 900),
+                          "stockpile_cost": rng.randint(1, 5)})
+        for k in range(12):
+            origin = 4 * rng.randrange(n_countries // 4) if k < 3 else rng.randrange(n_countries)
+            capacity = 40 if k < 3 else rng.randint(20, 80)
+            offers.append({
+                "supplier": f"s{i}_{k}", "material": f"m{i}", "country": f"C{origin:02d}",
+                "processing_country": f"C{rng.randrange(n_countries):02d}",
+                "unit_cost": rng.randint(5, 50), "capacity": capacity,
+                "min_order": 10 if k < 3 else rng.randint(0, capacity // 2),
+                "fixed_cost": rng.randint(100, 3000), "reserve_cost": rng.randint(1, 10)})
+    policies = [{"rule": "max_country_share", "target": "*", "stage": "both", "value": 0.4},
+                {"rule": "min_group_share", "target": "EU", "stage": "origin", "value": 0.3},
+                {"rule": "max_hhi", "target": "*", "stage": "both", "value": 3000}]
+    return {"Materials": materials, "Countries": countries, "Suppliers": offers,
+            "Policies": policies, "Settings": [["key", "value"], ["mip_gap", 0]]}
+
+
+def _upload(page, path: Path) -> None:
+    page.get_by_label(re.compile("Upload workbook")).set_input_files(str(path))
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.locator("#workbook-name")).to_have_text(path.name)
+    expect(page.get_by_role("button", name="Solve")).to_be_visible()
+
+
+def _cancel_and_check_worker_gone(page, server_pid: int, status_name: str) -> None:
+    """Press Cancel: the job says cancelled, its worker process is gone (not replaced:
+    the one process left is the spare that was already started ahead)."""
+    before = set(_workers(server_pid))
+    assert len(before) == 2, before  # the job's worker and the spare
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("status", name=status_name)).to_have_text("cancelled")
+    deadline = time.monotonic() + 5
+    while len(_workers(server_pid)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = set(_workers(server_pid))
+    assert len(after) == 1 and after < before, (before, after)
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_progress_and_cancel_a_long_solve(page, server, tmp_path):
+    """A solve that is still running for certain (a hard workbook, gap 0, a 600 s time
+    limit) shows the solver's best objective, bound and gap as they come; Cancel ends
+    it as cancelled and its worker process is gone. The same for a frontier of that
+    case (its first solve alone would take the 600 s). The page stays usable: the
+    runs are listed as cancelled and the next solve works."""
+    from tests.builders import write_workbook
+
+    pid = int(server[2])
+    _upload(page, write_workbook(tmp_path / "hard.xlsx", _hard_sheets()))
     page.get_by_label("Time limit (s)").fill("600")
     page.get_by_role("button", name="Solve").click()
-    page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("status", name="Run status")).to_have_text("cancelled")
+    progress = page.get_by_role("table", name="Solver progress")
+    expect(progress.locator("#progress-gap")).to_have_text(re.compile(r"^\d+\.\d\d %$"),
+                                                          timeout=30_000)
+    expect(progress.locator("#progress-objective")).to_have_text(re.compile(r"\d"))
+    expect(progress.locator("#progress-bound")).to_have_text(re.compile(r"\d"))
+    expect(progress.locator("#progress-seconds")).to_have_text(re.compile(r"^\d+ s$"))
+    expect(page.get_by_role("status", name="Run status")).to_contain_text("solving")
+    _cancel_and_check_worker_gone(page, pid, "Run status")
     expect(page.get_by_role("link", name="Download the Excel report")).to_have_count(0)
-    pid = int(server[2])
-    deadline = time.monotonic() + 5
-    while len(_workers(pid)) > 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(_workers(pid)) == 1  # only the spare started ahead for the next job
+
+    page.get_by_role("link", name="resilience").click()
+    expect(page.get_by_role("table", name="Runs").locator("tbody tr")).to_contain_text(
+        "cancelled")
+    page.get_by_label("Time limit (s)").fill("600")
+    page.get_by_label("Frontier points").fill("4")
+    page.get_by_role("button", name="Run the frontier").click()
+    expect(page.get_by_role("status", name="Frontier status")).to_contain_text(
+        "solving the frontier's points")
+    expect(page.locator("#frontier-progress")).to_contain_text("0 of 8 points")
+    _cancel_and_check_worker_gone(page, pid, "Frontier status")
+
+    page.get_by_role("link", name="resilience").click()
+    expect(page.get_by_role("table", name="Frontiers")).to_contain_text("cancelled")
+    page.get_by_label("Time limit (s)").fill("2")
+    page.get_by_role("button", name="Solve").click()
+    expect(page.get_by_role("status", name="Run status")).to_have_text(
+        re.compile(r"time_limit, gap"), timeout=30_000)
+    expect(page.get_by_role("table", name="Headline figures")).to_be_visible()
+
+
+def test_a_workbook_named_on_the_command_line(book_page, book_server, tmp_path):
+    """`resilience serve BOOK.xlsx`: the page shows that workbook's name, its
+    strategies and the what-ifs that apply to it (as the library lists them); solving
+    it works; the frontier of the run's case is solved in a worker and drawn (objective
+    against largest HHI, objective and CVaR against λ, the knee marked), its points
+    listed, its report and JSON downloaded."""
+    from resilience.api import load
+    from resilience.cases import applicable_whatifs, known_strategies
+
+    page, _ = book_page
+    expect(page.locator("#workbook-name")).to_have_text(BOOK_NAME)
+    instance = load(book_server[1])
+    strategies = page.get_by_label("Strategies").locator("option")
+    expect(strategies).to_have_text(["base (no strategy)", *known_strategies(instance)])
+    whatifs = page.get_by_label("What-if").locator("option")
+    expect(whatifs).to_have_text(["base (none)", *applicable_whatifs(instance)[0]])
+    assert whatifs.count() > 1 and strategies.count() > 1
+
+    _solve(page)
+    expect(page.get_by_text(f"Workbook {BOOK_NAME}")).to_be_visible()
+    expect(page.get_by_role("status", name="Run status")).to_contain_text("optimal")
+    expect(page.locator("#shares-chart .main-svg").first).to_be_visible()
+
+    page.get_by_label("Frontier points").fill("5")
+    page.get_by_role("button", name="Run the frontier of this case").click()
+    expect(page.get_by_role("status", name="Frontier status")).to_contain_text(
+        "done: 10 of 10 points", timeout=30_000)
+    expect(page.locator("body[data-charts-ready=yes]")).to_have_count(1)
+    hhi = page.get_by_role("img", name="Objective against largest HHI chart")
+    risk = page.get_by_role("img", name="Objective and CVaR against risk aversion chart")
+    expect(hhi.locator(".main-svg").first).to_be_visible()
+    expect(risk.locator(".main-svg").first).to_be_visible()
+    expect(risk).to_contain_text("CVaR")
+    points = page.get_by_role("table", name="Frontier points table").locator("tbody tr")
+    expect(points).to_have_count(10)
+    knees = points.filter(has_text="knee").count()
+    assert knees >= 1
+    expect(page.locator(".scatterlayer .trace .point")).not_to_have_count(0)
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the frontier's Excel report").click()
+    report = tmp_path / "frontier.xlsx"
+    download.value.save_as(report)
+    import openpyxl
+
+    book = openpyxl.load_workbook(report, read_only=True)
+    assert "Frontier" in book.sheetnames
+    book.close()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the frontier's JSON").click()
+    target = tmp_path / "frontier.json"
+    download.value.save_as(target)
+    data = json.loads(target.read_text())
+    assert data["input"]["file"] == BOOK_NAME
+    assert len(data["hhi_sweep"]) == len(data["risk_aversion_sweep"]) == 5
+    assert sum(p["knee"] for p in data["hhi_sweep"] + data["risk_aversion_sweep"]) == knees
+    # the knee drawn as its own trace on the charts
+    expect(page.locator(".legend .traces", has_text="knee")).not_to_have_count(0)
+
+
+def _elsewhere(html: str) -> list[str]:
+    """Every attribute of the HTML that points anywhere but a path on this host ("/…",
+    not "//…") or a fragment."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if name in ("src", "href", "action", "formaction", "srcset", "poster",
+                            "data", "xlink:href") and value is not None and not (
+                        value.startswith("#") or (value.startswith("/")
+                                                  and not value.startswith("//"))):
+                    found.append(f"<{tag} {name}={value!r}>")
+
+    Links().feed(html)
+    return found
+
+
+def test_every_page_is_served_offline(book_page):
+    """No page refers to anything outside the app (no CDN, no web font, no external
+    link), and every request the browser makes goes to the app's own host: the start
+    page, a run with its charts, the compare page with its charts, a frontier with its
+    charts. Requests to other hosts are blocked by the context's route: none was."""
+    page, offline = book_page
+    page.get_by_label("Strategies").select_option(["", "friendshore"])
+    page.get_by_role("button", name="Solve").click()
+    runs = page.get_by_role("table", name="Runs")
+    expect(runs.locator("tbody tr")).to_have_count(2)
+    expect(runs.locator("tbody tr").filter(has_text="done")).to_have_count(2, timeout=30_000)
+    page.get_by_role("link", name="#1 base × base").click()
+    expect(page.locator("body[data-charts-ready=yes]")).to_have_count(1)
+
+    page.get_by_role("link", name="resilience").click()
+    page.get_by_label("Compare run 1").check()
+    page.get_by_label("Compare run 2").check()
+    page.get_by_role("button", name="Compare selected runs").click()
+    expect(page.locator("body[data-charts-ready=yes]")).to_have_count(1)
+    compare = page.url
+
+    page.get_by_role("link", name="resilience").click()
+    page.get_by_label("Frontier points").fill("3")
+    page.get_by_role("button", name="Run the frontier").click()
+    expect(page.locator("body[data-charts-ready=yes]")).to_have_count(1, timeout=30_000)
+
+    # the pages as served (the session's cookie goes with page.request)
+    root = f"http://{offline.host}"
+    served = {path: page.request.get(root + path).text()
+              for path in ("/", "/runs/1", "/runs/2", compare.removeprefix(root),
+                           "/frontiers/1", "/static/app.css", "/static/app.js")}
+    for path, text in served.items():
+        assert "://" not in text, (path, re.findall(r"\S*://\S*", text)[:5])
+        if not path.startswith("/static/"):
+            assert not _elsewhere(text), (path, _elsewhere(text))
+        assert "@import" not in text and "@font-face" not in text, path
+    # every request the browser made: to the app's own host, Plotly.js included
+    assert any(u.endswith("/static/plotly.min.js") for u in offline.seen)
+    assert {urlsplit(u).netloc for u in offline.seen} == {offline.host}, offline.seen
+    assert not offline.blocked
 
 
 def test_end_session_deletes_its_folder(page, tmp_path):

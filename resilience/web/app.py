@@ -29,10 +29,11 @@ from starlette.staticfiles import StaticFiles
 
 from resilience.web import worker
 from resilience.web.jobs import Runner
-from resilience.web.sessions import Book, Run, Session, Sessions
+from resilience.web.sessions import Book, FrontierRun, Run, Session, Sessions
 
 COOKIE = "resilience_session"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+FRONTIER_POINTS = (2, 51, 11)  # least, most, default points per sweep
 STATIC = Path(__file__).parent / "static"
 HEADLINE = (  # key, label, how shown
     ("first_stage_cost", "Spend (first stage)", "money"),
@@ -88,6 +89,26 @@ def headline(figures: dict[str, Any], base: dict[str, Any] | None) -> list[dict[
         rows.append({"key": key, "label": label, "value": shown(value, how),
                      "delta": shown(delta, how, signed=True) if base is not None else ""})
     return rows
+
+
+def progress_shown(progress: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A job's last progress report as the page shows it: a solve's best objective,
+    bound, gap and seconds (the solver's `SolveProgress`), or a frontier's points done."""
+    if not progress:
+        return None
+    if "total" in progress:
+        return {"done": progress["done"], "total": progress["total"],
+                "now": progress.get("now") or ""}
+    gap = progress.get("gap")
+    return {"objective": money(progress.get("objective")),
+            "bound": money(progress.get("bound")),
+            "gap": "—" if gap is None else f"{gap * 100:.2f} %",
+            "seconds": f"{progress.get('seconds') or 0:.0f} s"}
+
+
+def job_status(job) -> dict[str, Any]:
+    return {"state": job.state, "stage": job.stage, "seconds": round(job.seconds, 1),
+            "progress": progress_shown(job.progress)}
 
 
 def create_app(default_path: Path, default_label: str, *, slots: int = 2,
@@ -149,6 +170,7 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
             "index.html", book=book, options=options(book),
             book_problems=problems(book), rejected=session.rejected,
             rejected_problems=problems(session.rejected), runs=session.runs,
+            frontiers=session.frontiers, frontier_points=FRONTIER_POINTS,
             max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
             is_default=book is holder["sessions"].default_book), session)
 
@@ -159,7 +181,8 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         books = [b for b in (session.book, session.rejected) if b is not None]
         busy = any(b.inspection.active for b in books)
         return JSONResponse({"state": "busy" if busy else "ready",
-                             "runs": [r.job.state for r in session.runs]})
+                             "runs": [r.job.state for r in session.runs],
+                             "frontiers": [f.job.state for f in session.frontiers]})
 
     async def upload(request: Request) -> Response:
         session = session_of(request)
@@ -204,29 +227,75 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
             session.book, session.rejected = holder["sessions"].default_book, None
         return back()
 
-    async def solve(request: Request) -> Response:
+    async def case_form(request: Request):
+        """The session, its workbook's options and the case asked for: the strategies
+        (only the workbook's own names; none = base), the what-if, risk aversion, time
+        limit and frontier points, each checked and clamped."""
         session = session_of(request)
         if session is None:
-            return back()
-        book = session.book
-        known = options(book)
+            return None
+        known = options(session.book)
         if known is None:
-            return back()
+            return None
         form = await request.form(max_files=0, max_fields=200)
         wanted = [s for s in form.getlist("strategy") if isinstance(s, str)]
-        strategies = [s for s in wanted if s in known["strategies"]] or [None]
+        # "" is base (no strategy): picked beside others it is a run of its own
+        strategies = list(dict.fromkeys(s or None for s in wanted
+                                        if not s or s in known["strategies"])) or [None]
         whatif = form.get("whatif")
         whatif = whatif if whatif in known["whatifs"] else None
         risk = _number(form.get("risk_aversion"), 0.0, 1.0)
         limit = _number(form.get("time_limit"), 0.1, 86400.0)
-        first = None
-        for strategy in strategies:
-            number = len(session.runs) + 1
-            job = runner.submit(worker.solve_run, str(book.path), str(session.folder),
-                                number, strategy, whatif, risk, limit)
-            session.runs.append(Run(number, book, strategy, whatif, risk, limit, job))
-            first = first or number
-        return back(f"/runs/{first}" if len(strategies) == 1 else "/")
+        low, high, default = FRONTIER_POINTS
+        points = _number(form.get("points"), low, high)
+        return session, strategies, whatif, risk, limit, int(points or default)
+
+    def start_solve(session: Session, strategy, whatif, risk, limit) -> Run:
+        book = session.book
+        number = len(session.runs) + 1
+        job = runner.submit(worker.solve_run, str(book.path), str(session.folder),
+                            number, strategy, whatif, risk, limit)
+        run = Run(number, book, strategy, whatif, risk, limit, job)
+        session.runs.append(run)
+        return run
+
+    def start_frontier(session: Session, book: Book, strategy, whatif, risk, limit,
+                       points: int) -> FrontierRun:
+        number = len(session.frontiers) + 1
+        job = runner.submit(worker.frontier_run, str(book.path), str(session.folder),
+                            number, strategy, whatif, risk, limit, points)
+        run = FrontierRun(number, book, strategy, whatif, risk, limit, points, job)
+        session.frontiers.append(run)
+        return run
+
+    async def solve(request: Request) -> Response:
+        asked = await case_form(request)
+        if asked is None:
+            return back()
+        session, strategies, whatif, risk, limit, _ = asked
+        runs = [start_solve(session, s, whatif, risk, limit) for s in strategies]
+        return back(f"/runs/{runs[0].number}" if len(runs) == 1 else "/")
+
+    async def start_frontiers(request: Request) -> Response:
+        asked = await case_form(request)
+        if asked is None:
+            return back()
+        session, strategies, whatif, risk, limit, points = asked
+        started = [start_frontier(session, session.book, s, whatif, risk, limit, points)
+                   for s in strategies]
+        return back(f"/frontiers/{started[0].number}" if len(started) == 1 else "/")
+
+    async def frontier_of_run(request: Request) -> Response:
+        """The frontier of a run's case: its workbook, strategy, what-if and settings."""
+        session, run = run_of(request)
+        if run is None:
+            return back()
+        form = await request.form(max_files=0, max_fields=5)
+        low, high, default = FRONTIER_POINTS
+        points = int(_number(form.get("points"), low, high) or default)
+        started = start_frontier(session, run.book, run.strategy, run.whatif,
+                                 run.risk_aversion, run.time_limit, points)
+        return back(f"/frontiers/{started.number}")
 
     def run_of(request: Request) -> tuple[Session | None, Run | None]:
         session = session_of(request)
@@ -250,14 +319,14 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         return page("run.html", run=run, figures=figures, done_runs=done, base=base,
                     headline=headline(figures, base.figures if base else None)
                     if figures else None, plan=_plan(figures) if figures else None,
-                    outcome=run.job.outcome)
+                    outcome=run.job.outcome, progress=progress_shown(run.job.progress),
+                    frontier_points=FRONTIER_POINTS)
 
     async def run_status(request: Request) -> Response:
         _, run = run_of(request)
         if run is None:
             return JSONResponse({"state": "unknown"}, status_code=404)
-        return JSONResponse({"state": run.job.state, "stage": run.job.stage,
-                             "seconds": round(run.job.seconds, 1)})
+        return JSONResponse(job_status(run.job))
 
     async def cancel(request: Request) -> Response:
         _, run = run_of(request)
@@ -282,14 +351,63 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
             return back()
         picked = [session.run(int(n)) for n in request.query_params.getlist("run")
                   if n.isdigit()]
-        runs = [r for r in picked if r is not None and r.figures]
+        runs = list({r.number: r for r in picked if r is not None and r.figures}.values())
         if len(runs) < 2:
             return page("compare.html", runs=runs, rows=None)
-        base = runs[0].figures
-        columns = [headline(run.figures, None if run is runs[0] else base) for run in runs]
+        base_number = request.query_params.get("base", "")
+        base = next((r for r in runs if str(r.number) == base_number), runs[0])
+        columns = [headline(run.figures, None if run is base else base.figures)
+                   for run in runs]
         rows = [{"label": label, "cells": [column[i] for column in columns]}
                 for i, (_, label, _) in enumerate(HEADLINE)]
-        return page("compare.html", runs=runs, rows=rows)
+        charts = {"base": base.number, "currency": base.figures["summary"]["units"][
+            "currency"], "runs": [_compared(run, base) for run in runs]}
+        return page("compare.html", runs=runs, rows=rows, base=base, charts=charts)
+
+    def frontier_of(request: Request) -> tuple[Session | None, FrontierRun | None]:
+        session = session_of(request)
+        if session is None:
+            return None, None
+        try:
+            number = int(request.path_params["number"])
+        except ValueError:
+            return session, None
+        return session, session.frontier(number)
+
+    async def frontier_page(request: Request) -> Response:
+        _, run = frontier_of(request)
+        if run is None:
+            return HTMLResponse("<p>No such frontier in this session.</p><p><a href='/'>"
+                                "Back</a></p>", status_code=404)
+        data = run.data
+        known = options(run.book) or {}
+        return page("frontier.html", run=run, data=data, currency=known.get("currency", ""),
+                    rows=_frontier_rows(data) if data else None, outcome=run.job.outcome,
+                    progress=progress_shown(run.job.progress))
+
+    async def frontier_status(request: Request) -> Response:
+        _, run = frontier_of(request)
+        if run is None:
+            return JSONResponse({"state": "unknown"}, status_code=404)
+        return JSONResponse(job_status(run.job))
+
+    async def frontier_cancel(request: Request) -> Response:
+        _, run = frontier_of(request)
+        if run is None:
+            return back()
+        run.job.cancel()
+        return back(f"/frontiers/{run.number}")
+
+    def frontier_download(suffix: str, media: str):
+        async def handler(request: Request) -> Response:
+            session, run = frontier_of(request)
+            if run is None or run.data is None:
+                return HTMLResponse("<p>No such report.</p>", status_code=404)
+            path = session.folder / f"frontier-{run.number}.{suffix}"
+            name = (f"frontier-{run.number}-{run.strategy or 'base'}-"
+                    f"{run.whatif or 'base'}")
+            return FileResponse(path, media_type=media, filename=f"{name}.{suffix}")
+        return handler
 
     async def end(request: Request) -> Response:
         session = session_of(request)
@@ -314,6 +432,15 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         Route("/runs/{number}/report.xlsx", download(
             "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
         Route("/runs/{number}/run.json", download("json", "application/json")),
+        Route("/runs/{number}/frontier", frontier_of_run, methods=["POST"]),
+        Route("/frontier", start_frontiers, methods=["POST"]),
+        Route("/frontiers/{number}", frontier_page),
+        Route("/frontiers/{number}/status", frontier_status),
+        Route("/frontiers/{number}/cancel", frontier_cancel, methods=["POST"]),
+        Route("/frontiers/{number}/report.xlsx", frontier_download(
+            "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
+        Route("/frontiers/{number}/frontier.json", frontier_download(
+            "json", "application/json")),
         Route("/compare", compare),
         Route("/session/end", end, methods=["POST"]),
         Route("/static/plotly.min.js", plotly),
@@ -334,3 +461,32 @@ def _number(text: object, low: float, high: float) -> float | None:
 
 def _plan(figures: dict[str, Any]) -> list[dict[str, Any]]:
     return figures["summary"]["plan"]
+
+
+def _compared(run: Run, base: Run) -> dict[str, Any]:
+    """What the compare charts draw of a run: its figures (case figures: objective,
+    spend, CVaR, shortage cost, largest HHI, shares by country group) and its Δ against
+    the baseline run's, by the same noise rule as the table."""
+    from resilience.report.analyses import _difference
+
+    figures = run.figures
+    keys = [key for key, _, how in HEADLINE if how != "gap"]
+    delta = None
+    if run is not base:
+        delta = {key: _difference(figures[key], base.figures[key])
+                 if figures.get(key) is not None and base.figures.get(key) is not None
+                 else None for key in keys}
+    return {"number": run.number, "name": run.name,
+            "figures": {key: figures.get(key) for key in keys},
+            "group_share": figures.get("group_share") or {},
+            "group_spend_share": figures.get("group_spend_share") or {},
+            "delta": delta}
+
+
+def _frontier_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points of both sweeps, as the page's table lists them."""
+    rows = []
+    for sweep, label in (("hhi_sweep", "HHI limit"), ("risk_aversion_sweep", "λ")):
+        for point in data[sweep]:
+            rows.append({"sweep": label, **point})
+    return rows

@@ -22,7 +22,8 @@ _CONTEXT = multiprocessing.get_context("spawn")
 @dataclass
 class Job:
     """One worker task: its state as the page shows it (queued, running, done, failed,
-    cancelled), the worker's last stage, and what it sent back."""
+    cancelled), the worker's last stage, its last progress report (a solve's best
+    objective, bound and gap; a frontier's count of points), and what it sent back."""
 
     target: Callable[..., None]
     args: tuple
@@ -30,6 +31,7 @@ class Job:
     warm: bool = True
     state: str = "queued"
     stage: str = "waiting for a worker"
+    progress: dict[str, Any] | None = None
     outcome: tuple | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -155,6 +157,8 @@ class Runner:
                     break
                 if message[0] == "stage":
                     job.stage = message[1]
+                elif message[0] == "progress":
+                    job.progress = message[1]
                 else:
                     job.outcome = message
         finally:

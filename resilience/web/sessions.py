@@ -51,20 +51,49 @@ class Run:
 
 
 @dataclass
+class FrontierRun:
+    """The cost-against-concentration frontier of one case (`frontier`), in a worker."""
+
+    number: int
+    book: Book
+    strategy: str | None
+    whatif: str | None
+    risk_aversion: float | None
+    time_limit: float | None
+    points: int
+    job: Job
+
+    @property
+    def name(self) -> str:
+        return (f"frontier {self.number}: {self.strategy or 'base'} × "
+                f"{self.whatif or 'base'}, {self.points} points")
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """`frontier --json` once done."""
+        outcome = self.job.outcome
+        return outcome[1] if self.job.state == "done" and outcome else None
+
+
+@dataclass
 class Session:
     id: str
     folder: Path
     book: Book
     rejected: Book | None = None  # the last upload, when it was invalid
     runs: list[Run] = field(default_factory=list)
+    frontiers: list[FrontierRun] = field(default_factory=list)
     uploads: int = 0
     seen: float = field(default_factory=time.monotonic)
 
     def run(self, number: int) -> Run | None:
         return next((r for r in self.runs if r.number == number), None)
 
+    def frontier(self, number: int) -> FrontierRun | None:
+        return next((f for f in self.frontiers if f.number == number), None)
+
     def close(self) -> None:
-        for run in self.runs:
+        for run in (*self.runs, *self.frontiers):
             run.job.cancel()
         for book in (self.book, self.rejected):
             if book is not None:

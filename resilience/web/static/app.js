@@ -11,6 +11,25 @@ function poll(url, isDone, onDone, onTick) {
   tick();
 }
 
+function showJob(d) {
+  // A running job's stage and seconds, and its last progress report: a solve's best
+  // objective, bound, gap and solver time; a frontier's points done.
+  document.getElementById("run-status").textContent = d.stage + "… (" + d.seconds + " s)";
+  const p = d.progress;
+  if (!p) return;
+  if (p.total !== undefined) {
+    const shown = document.getElementById("frontier-progress");
+    if (shown) shown.textContent = p.done + " of " + p.total + " points" + (p.now ? "; now: " + p.now : "");
+    return;
+  }
+  for (const key of ["objective", "bound", "gap", "seconds"]) {
+    const cell = document.getElementById("progress-" + key);
+    if (cell) cell.textContent = p[key];
+  }
+  const caption = document.querySelector("#solver-progress caption");
+  if (caption) caption.textContent = "The solver's search so far";
+}
+
 function sortableTable(table) {
   const body = table.tBodies[0];
   table.querySelectorAll("th button").forEach((button, column) => {
@@ -135,5 +154,79 @@ async function runCharts(url) {
     drawPeriods();
     projectsChart(document.getElementById("projects-chart"), summary);
   }
+  document.body.dataset.chartsReady = "yes";
+}
+
+const CONFIG = {displaylogo: false, responsive: true};
+
+function okPoints(sweep) { return sweep.filter((p) => p.ok); }
+
+function kneeTrace(points, x, ys, text) {
+  // the knee of a sweep as a trace of its own (a star on each curve drawn)
+  const knees = points.filter((p) => p.knee);
+  return {type: "scatter", mode: "markers", name: "knee",
+    x: ys.flatMap(() => knees.map(x)), y: ys.flatMap((y) => knees.map(y)),
+    text: ys.flatMap(() => knees.map(text)), marker: {symbol: "star", size: 16, color: "#c0392b"},
+    hovertemplate: "knee: %{text}<br>%{y:,.0f}<extra></extra>"};
+}
+
+async function frontierCharts(url, currency) {
+  const data = await (await fetch(url, {credentials: "same-origin"})).json();
+  const hhi = okPoints(data.hhi_sweep);
+  const limit = (p) => "HHI ≤ " + Math.round(p.parameter).toLocaleString("en");
+  Plotly.react(document.getElementById("frontier-hhi-chart"), [
+    {type: "scatter", mode: "lines+markers", name: "objective", x: hhi.map((p) => p.largest_hhi),
+     y: hhi.map((p) => p.objective), text: hhi.map(limit),
+     hovertemplate: "%{text}<br>largest HHI %{x:,.0f}: %{y:,.0f}<extra></extra>"},
+    kneeTrace(hhi, (p) => p.largest_hhi, [(p) => p.objective], limit),
+  ], {...LAYOUT, margin: {l: 90, r: 20, t: 40, b: 60}, legend: {orientation: "h", y: -0.3},
+      title: {text: "Objective against largest HHI (" + currency + ")"},
+      xaxis: {title: {text: "largest HHI (points)"}, autorange: "reversed"},
+      yaxis: {title: {text: "objective"}}}, CONFIG);
+  const risk = okPoints(data.risk_aversion_sweep);
+  const lambda = (p) => "λ = " + p.parameter.toFixed(2);
+  Plotly.react(document.getElementById("frontier-risk-chart"), [
+    {type: "scatter", mode: "lines+markers", name: "objective", x: risk.map((p) => p.parameter),
+     y: risk.map((p) => p.objective), hovertemplate: "λ %{x:.2f}: %{y:,.0f}<extra></extra>"},
+    {type: "scatter", mode: "lines+markers", name: "CVaR", x: risk.map((p) => p.parameter),
+     y: risk.map((p) => p.cvar), hovertemplate: "λ %{x:.2f}: CVaR %{y:,.0f}<extra></extra>"},
+    kneeTrace(risk, (p) => p.parameter, [(p) => p.objective, (p) => p.cvar], lambda),
+  ], {...LAYOUT, margin: {l: 90, r: 20, t: 40, b: 60}, legend: {orientation: "h", y: -0.3},
+      title: {text: "Objective and CVaR against risk aversion λ (" + currency + ")"},
+      xaxis: {title: {text: "risk aversion λ"}, range: [-0.02, 1.02]}}, CONFIG);
+  document.body.dataset.chartsReady = "yes";
+}
+
+const COMPARED = [["first_stage_cost", "spend"], ["objective", "objective"], ["cvar", "CVaR"],
+                  ["expected_shortage_cost", "expected shortage cost"]];
+
+function compareCharts(data) {
+  const runs = data.runs;
+  const names = runs.map((r) => r.name);
+  const grouped = {...LAYOUT, barmode: "group", margin: {l: 90, r: 20, t: 40, b: 90}};
+  Plotly.react(document.getElementById("compare-cost-chart"),
+    [["objective", "objective"], ["first_stage_cost", "spend (first stage)"]].map(([key, label]) => ({
+      type: "bar", name: label, x: names, y: runs.map((r) => r.figures[key]),
+      hovertemplate: label + " %{x}: %{y:,.0f}<extra></extra>"})),
+    {...grouped, title: {text: "Objective and spend per run (" + data.currency + ")"},
+     yaxis: {rangemode: "tozero"}}, CONFIG);
+  const others = runs.filter((r) => r.delta);
+  Plotly.react(document.getElementById("compare-delta-chart"), others.map((r) => ({
+      type: "bar", name: r.name, x: COMPARED.map(([, label]) => label),
+      y: COMPARED.map(([key]) => r.delta[key]),
+      hovertemplate: r.name + " %{x}: %{y:+,.0f}<extra></extra>"})),
+    {...grouped, title: {text: "Δ against " + runs.find((r) => r.number === data.base).name
+       + " (" + data.currency + ")"}, yaxis: {zeroline: true}}, CONFIG);
+  const groups = Array.from(new Set(runs.flatMap((r) => Object.keys(r.group_share)))).sort();
+  Plotly.react(document.getElementById("compare-groups-chart"), runs.map((r) => ({
+      type: "bar", name: r.name, x: groups, y: groups.map((g) => r.group_share[g] || 0),
+      hovertemplate: r.name + " %{x}: %{y:.1%}<extra></extra>"})),
+    {...grouped, title: {text: "Share of demand by country group (origin, mean over materials)"},
+     yaxis: {tickformat: ".0%", rangemode: "tozero"}}, CONFIG);
+  Plotly.react(document.getElementById("compare-hhi-chart"), [{type: "bar", x: names,
+      y: runs.map((r) => r.figures.largest_hhi),
+      hovertemplate: "%{x}: %{y:,.0f}<extra></extra>"}],
+    {...grouped, title: {text: "Largest HHI per run (points)"},
+     yaxis: {rangemode: "tozero", range: [0, 10000]}}, CONFIG);
   document.body.dataset.chartsReady = "yes";
 }
