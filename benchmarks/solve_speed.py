@@ -74,7 +74,7 @@ def worker(size: str, seed: int, time_limit: float, mip_gap: float | None) -> di
     instance = dataclasses.replace(instance, settings=settings)
     loaded = time.perf_counter()
     built = build_for(instance)
-    session = hand_to_solver(built)
+    session = hand_to_solver(built, one_shot=True)  # as solve_case: one solve
     handed = time.perf_counter()
 
     import resilience.formulation.warm_start as warm_start

@@ -321,3 +321,32 @@ def test_progress_reports_the_search_as_it_goes(isolate):
             assert p.bound <= p.objective * (1 + 1e-6) + 1e-6
             assert p.gap is not None and p.gap >= 0
     assert "best" in plans[-1].text() and "s)" in plans[-1].text()
+
+
+def test_one_solve_of_a_medium_form_runs_where_it_can_be_stopped(monkeypatch):
+    """HiGHS's root cut rounds heed neither its time limit nor a cancel (a 10 s limit
+    ended at 19-21 s in process on the medium benchmark), so one solve (the command's)
+    of a form from ONE_SHOT_ISOLATE_FROM_NONZEROS on runs in a child killed at the
+    deadline; a batch's session, re-solved from its last basis, stays in process below
+    the size every session is isolated from, and so does a small one-shot form."""
+    import resilience.api as api
+    from resilience.api import hand_to_solver, solve_case
+
+    medium = build_model(generate("medium", 0))
+    assert medium.form.nnz >= api.ONE_SHOT_ISOLATE_FROM_NONZEROS
+    assert hand_to_solver(medium, one_shot=True).isolated
+    assert not hand_to_solver(medium).isolated
+    small = build_model(_tiny(1))
+    assert not hand_to_solver(small, one_shot=True).isolated
+
+    # the same tiny case solved both ways: the same optimum, and the rule prices of the
+    # isolated solve are there (its fixed-contract LP runs in a child too)
+    instance = _with_limits(_tiny(1), 30.0, 0.0)
+    in_process = solve_case(instance)
+    monkeypatch.setattr(api, "ONE_SHOT_ISOLATE_FROM_NONZEROS", 0)
+    isolated = solve_case(instance)
+    assert isolated.solution.objective == pytest.approx(in_process.solution.objective,
+                                                        rel=1e-9)
+    priced = [p.cost_per_point for p in isolated.solution.policy_costs]
+    assert priced == pytest.approx([p.cost_per_point for p in
+                                    in_process.solution.policy_costs], rel=1e-6, abs=1e-6)

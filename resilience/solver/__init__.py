@@ -31,12 +31,14 @@ def parse_solver(name: str) -> tuple[str, str]:
 
 
 def open_session(form: StandardForm, options: SolverOptions | None = None,
-                 solver: str = DEFAULT_SOLVER):
+                 solver: str = DEFAULT_SOLVER, isolate: bool | None = None):
+    """`isolate` (HiGHS direct only): solve in a child process that is killed at the
+    hard deadline; None leaves it to the size of the form."""
     kind, name = parse_solver(solver)
     if kind == "highs":
         from resilience.solver.highs import HighsSession
 
-        return HighsSession(form, options)
+        return HighsSession(form, options, isolate=isolate)
     from resilience.solver.pyomo_backend import PyomoSession
 
     return PyomoSession(form, name, options)

@@ -91,6 +91,8 @@ def versions() -> dict[str, str]:
 # on the large benchmark instance.
 ISOLATE_FROM_NONZEROS = 400_000
 PROGRESS_EVERY = 1.0  # seconds between progress reports while HiGHS searches
+# The fixed-contract LP of a moderate form (medium: 0.7 s) after the budget is spent
+MODERATE_DUALS_SECONDS = 3.0
 
 
 class HighsSession:
@@ -351,10 +353,15 @@ class HighsSession:
         in currency, the price of each constraint (a rule on binaries alone has dual 0)."""
         if self.isolated:
             # A big LP cannot be solved in the one second an exhausted budget would give
-            # it: the report goes without prices rather than late.
-            if self._incumbent is None or (budget is not None and budget.exhausted):
+            # it: the report goes without prices rather than late. A moderate one (below
+            # the size every session is isolated from) gets its few seconds regardless.
+            moderate = self.form.nnz < ISOLATE_FROM_NONZEROS
+            if self._incumbent is None or (budget is not None and budget.exhausted
+                                           and not moderate):
                 return None
-            report = self._auxiliary_isolated("duals", budget, fixed=self._incumbent)
+            report = self._auxiliary_isolated("duals", budget, fixed=self._incumbent,
+                                              floor=MODERATE_DUALS_SECONDS if moderate
+                                              else 1.0)
             if report.row_duals is None:
                 return None
             return self.form.unscale_duals(report.row_duals)
@@ -401,12 +408,13 @@ class HighsSession:
         return new_highs(self.options, time_limit=limit), limit
 
     def _auxiliary_isolated(self, kind: str, budget: Budget | None,
-                            fixed: np.ndarray | None = None):
-        """An auxiliary LP in a child, on what is left of the budget (at least a second),
-        killed shortly after: a report must not wait minutes for a price list."""
+                            fixed: np.ndarray | None = None, floor: float = 1.0):
+        """An auxiliary LP in a child, on what is left of the budget (at least `floor`
+        seconds), killed shortly after: a report must not wait minutes for a price list."""
         from resilience.solver import isolated
 
-        limit = budget.remaining(floor=1.0) if budget is not None else self.options.time_limit
+        limit = budget.remaining(floor=floor) if budget is not None \
+            else self.options.time_limit
         now = time.monotonic()
         task = isolated.Task(kind, deadline=now + limit,
                              hard_deadline=now + limit + min(self.options.grace, 2.0),
