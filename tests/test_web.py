@@ -301,8 +301,9 @@ def test_compare_two_strategies(planner):
     expect(costs).to_contain_text("spend (first stage)")
     expect(page.get_by_role("img", name="Δ against the baseline chart")).to_contain_text(
         "Δ against #1 base × base")
-    expect(page.get_by_role("img", name="Shares by country group chart")).to_contain_text(
-        "FEOC")
+    groups = page.get_by_role("img", name="Shares by country group chart")
+    expect(groups).to_contain_text("FEOC")
+    expect(groups).to_contain_text("Share of spend by country group (origin, 2030)")
     # another baseline: the Δ columns and the Δ chart are against run 2
     page.get_by_label("Baseline run").select_option(label="#2 eu_crma × base")
     expect(table).to_contain_text("Δ vs #2")

@@ -480,6 +480,7 @@ def _compared(run: Run, base: Run) -> dict[str, Any]:
             "figures": {key: figures.get(key) for key in keys},
             "group_share": figures.get("group_share") or {},
             "group_spend_share": figures.get("group_spend_share") or {},
+            "share_period": figures.get("share_period"),
             "delta": delta}
 
 

@@ -217,11 +217,16 @@ function compareCharts(data) {
       hovertemplate: r.name + " %{x}: %{y:+,.0f}<extra></extra>"})),
     {...grouped, title: {text: "Δ against " + runs.find((r) => r.number === data.base).name
        + " (" + data.currency + ")"}, yaxis: {zeroline: true}}, CONFIG);
-  const groups = Array.from(new Set(runs.flatMap((r) => Object.keys(r.group_share)))).sort();
+  // the share of landed spend, as compare's sheet and console weigh it (not the
+  // unweighted mean over materials, which counts a small material as much as LNG)
+  const groups = Array.from(new Set(runs.flatMap((r) => Object.keys(r.group_spend_share))))
+    .sort();
+  const period = runs.map((r) => r.share_period).find((p) => p);
   Plotly.react(document.getElementById("compare-groups-chart"), runs.map((r) => ({
-      type: "bar", name: r.name, x: groups, y: groups.map((g) => r.group_share[g] || 0),
+      type: "bar", name: r.name, x: groups, y: groups.map((g) => r.group_spend_share[g] || 0),
       hovertemplate: r.name + " %{x}: %{y:.1%}<extra></extra>"})),
-    {...grouped, title: {text: "Share of demand by country group (origin, mean over materials)"},
+    {...grouped, title: {text: "Share of spend by country group (origin"
+       + (period ? ", " + period : "") + ")"},
      yaxis: {tickformat: ".0%", rangemode: "tozero"}}, CONFIG);
   Plotly.react(document.getElementById("compare-hhi-chart"), [{type: "bar", x: names,
       y: runs.map((r) => r.figures.largest_hhi),
