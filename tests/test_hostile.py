@@ -755,8 +755,31 @@ def test_locked_report_is_a_clear_error_and_stays_as_it_was(tmp_path):
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of `pid` and of its live children (the solve of a big model runs in a
+    child process)."""
+    total = 0.0
+    for one in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in
+                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -778,6 +801,7 @@ def test_ctrl_c_during_a_solve_leaves_nothing_and_exits_130(tmp_path):
             assert process.poll() is None, "the solve ended before it could be interrupted"
             assert time.monotonic() - started < 40, "the solve never got going"
             time.sleep(0.1)
+        solver_children = _children(process.pid)
         interrupted = time.monotonic()
         process.send_signal(signal.SIGINT)
         run = finish(process, started)
@@ -790,6 +814,8 @@ def test_ctrl_c_during_a_solve_leaves_nothing_and_exits_130(tmp_path):
     assert "Interrupted" in run.err
     assert time.monotonic() - interrupted < 15, "Ctrl-C did not stop the solve promptly"
     assert snapshot(work) == before
+    # the HiGHS child (this model is solved in one) went with it
+    assert not [c for c in solver_children if _alive(c)], "a solver process was left"
 
 
 # ---- 6. determinism ------------------------------------------------------------------

@@ -216,12 +216,12 @@ def test_check_with_disagreement_fails_loudly(tmp_path, monkeypatch):
 
     real = solver_package.open_session
 
-    def skewed(form, options=None, solver="highs"):
+    def skewed(form, options=None, solver="highs", isolate=None):
         if solver != "highs":
             form.set_column_bounds(np.array([form.column_families["firm_order"].start + 1]),
                                    np.array([50.0]), np.array([100.0]))
             solver = "highs"
-        return real(form, options, solver)
+        return real(form, options, solver, isolate=isolate)
 
     monkeypatch.setattr(solver_package, "open_session", skewed)
     case = prepare_case(load(two_offer_book(tmp_path)), mip_gap=0.0)

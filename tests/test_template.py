@@ -322,10 +322,10 @@ def test_an_added_empty_scenarios_sheet_means_baseline_only(template: Path) -> N
     instance = load(template)
     assert instance.scenario_rows == ()
     assert [s.name for s in instance.scenarios()] == ["baseline"]
-    assert instance.warnings == ("Scenarios: the sheet has no scenarios, so only the "
-                                 "baseline is used and disruption_prob is ignored; delete "
-                                 "the sheet to generate one scenario per country from "
-                                 "disruption_prob",)
+    assert tuple(map(str, instance.warnings)) == (
+        "Scenarios: the sheet has no scenarios, so only the baseline is used and "
+        "disruption_prob is ignored; delete the sheet to generate one scenario per "
+        "country from disruption_prob",)
 
 
 def test_unfilled_template_fails_cleanly(template: Path) -> None:

@@ -106,6 +106,11 @@ class PyomoSession:
         values = None
         if status.has_plan:
             values = self.form.unscale_values(column_values(columns))
+            # a column in no row and not in the objective is never sent to the solver and
+            # comes back without a value: any value in its bounds will do, the nearest to 0
+            missing = np.isnan(values)
+            values[missing] = np.clip(0.0, self.form.col_lower[missing],
+                                      self.form.col_upper[missing])
             objective = self.form.objective_value(values)
             self._incumbent = values
         if bound is not None and not math.isfinite(bound):
