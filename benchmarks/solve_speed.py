@@ -62,7 +62,8 @@ def _mb(usage) -> float:
 
 
 # ---- one run, in this process ------------------------------------------------------------
-def worker(size: str, seed: int, time_limit: float, mip_gap: float | None) -> dict:
+def worker(size: str, seed: int, time_limit: float, mip_gap: float | None,
+           highs_options: dict[str, object] | None = None) -> dict:
     started = time.perf_counter()
     from resilience.api import build_for, hand_to_solver, solve_built
     from resilience.report.excel import write_solve_report
@@ -75,6 +76,8 @@ def worker(size: str, seed: int, time_limit: float, mip_gap: float | None) -> di
     loaded = time.perf_counter()
     built = build_for(instance)
     session = hand_to_solver(built, one_shot=True)  # as solve_case: one solve
+    if highs_options:  # an experiment: options for the HiGHS child (isolated forms only)
+        session.worker_options.update(highs_options)
     handed = time.perf_counter()
 
     import resilience.formulation.warm_start as warm_start
@@ -106,6 +109,7 @@ def worker(size: str, seed: int, time_limit: float, mip_gap: float | None) -> di
     finished = time.perf_counter()
 
     out = {"size": size, "seed": seed, "time_limit": time_limit,
+           "highs_options": highs_options or {},
            "mip_gap": settings.mip_gap, "rows": built.form.n_rows,
            "cols": built.form.n_cols, "nnz": built.form.nnz,
            "isolated": bool(getattr(session, "isolated", False)),
@@ -133,11 +137,14 @@ def worker(size: str, seed: int, time_limit: float, mip_gap: float | None) -> di
 
 
 # ---- the parent: one subprocess per run -----------------------------------------------
-def spawn(size: str, seed: int, time_limit: float, mip_gap: float | None) -> dict:
+def spawn(size: str, seed: int, time_limit: float, mip_gap: float | None,
+          highs_options: list[str] = ()) -> dict:
     command = [sys.executable, "-m", "benchmarks.solve_speed", "--worker",
                "--runs", f"{size}:{time_limit:g}", "--seed", str(seed)]
     if mip_gap is not None:
         command += ["--mip-gap", str(mip_gap)]
+    for option in highs_options:
+        command += ["--highs-option", option]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -250,6 +257,25 @@ def verdicts(results: list[dict]) -> list[str]:
     return out
 
 
+def _highs_options(items: list[str]) -> dict[str, object]:
+    """NAME=VALUE pairs, the value as a bool, int or float where it reads as one."""
+    options: dict[str, object] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        value: object = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    continue
+        options[name.strip()] = value
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", default=DEFAULT_RUNS,
@@ -262,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", help="append the raw figures (JSON lines) to this file")
+    parser.add_argument("--highs-option", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="an experiment: a HiGHS option for the solver's child process "
+                             "(forms solved in a child only), e.g. mip_pool_soft_limit=2000")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     runs = []
@@ -270,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((size.strip(), float(limit or 60)))
     if args.worker:
         size, limit = runs[0]
-        print(json.dumps(worker(size, args.seed, limit, args.mip_gap)))
+        print(json.dumps(worker(size, args.seed, limit, args.mip_gap,
+                                _highs_options(args.highs_option))))
         return 0
 
     print(f"machine: {os.uname().sysname} {os.uname().release}, {os.cpu_count()} CPUs; "
@@ -279,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     for size, limit in runs:
         for _ in range(args.repeats):
             try:
-                r = spawn(size, args.seed, limit, args.mip_gap)
+                r = spawn(size, args.seed, limit, args.mip_gap, args.highs_option)
             except RuntimeError as exc:
                 print(exc, flush=True)
                 continue
