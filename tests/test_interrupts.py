@@ -490,3 +490,25 @@ def test_a_report_gets_the_umask_mode_without_os_umask_being_called(tmp_path):
     assert done.stdout.split("\n")[:3] == ["new.json 0o640", "new.xlsx 0o640",
                                            "old.xlsx 0o600"]
     assert sorted(p.name for p in folder.iterdir()) == ["new.json", "new.xlsx", "old.xlsx"]
+
+
+@posix_only
+@pytest.mark.parametrize("after", [0.05, 0.15])
+def test_ctrl_c_while_the_command_starts_up_prints_no_traceback(tmp_path, after):
+    """Ctrl-C while the `resilience` command is still importing its command-line module
+    (typer, rich: a few hundred milliseconds) ends as any other Ctrl-C does: exit 130,
+    one line, no traceback. The installed command is used, as a user starts it."""
+    command = Path(sys.executable).with_name("resilience")
+    if not command.exists():
+        pytest.skip("the resilience command is not installed next to this Python")
+    process = subprocess.Popen([str(command), "validate", str(DATA)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=sigint_as_default)
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the command had finished before the signal landed")
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Interrupted" in err
