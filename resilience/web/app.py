@@ -45,6 +45,10 @@ HEADLINE = (  # key, label, how shown
 )
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+JSON = "application/json"
+
+
 def plotly_js() -> Path:
     """Plotly.js as the plotly wheel ships it: served by the app, no CDN."""
     spec = importlib.util.find_spec("plotly")
@@ -297,7 +301,8 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
                                  run.risk_aversion, run.time_limit, points)
         return back(f"/frontiers/{started.number}")
 
-    def run_of(request: Request) -> tuple[Session | None, Run | None]:
+    def job_of(request: Request, find) -> tuple[Session | None, Any]:
+        """The session and its run or frontier the URL's number names (None if none)."""
         session = session_of(request)
         if session is None:
             return None, None
@@ -305,7 +310,44 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
             number = int(request.path_params["number"])
         except ValueError:
             return session, None
-        return session, session.run(number)
+        return session, find(session, number)
+
+    def run_of(request: Request) -> tuple[Session | None, Run | None]:
+        return job_of(request, Session.run)
+
+    def frontier_of(request: Request) -> tuple[Session | None, FrontierRun | None]:
+        return job_of(request, Session.frontier)
+
+    def status_of(find):
+        async def handler(request: Request) -> Response:
+            _, job = find(request)
+            if job is None:
+                return JSONResponse({"state": "unknown"}, status_code=404)
+            return JSONResponse(job_status(job.job))
+        return handler
+
+    def cancel_of(find, pages: str):
+        async def handler(request: Request) -> Response:
+            _, job = find(request)
+            if job is None:
+                return back()
+            job.job.cancel()
+            return back(f"/{pages}/{job.number}")
+        return handler
+
+    def download_of(find, stem: str, suffix: str, media: str):
+        """A run's or a frontier's report or JSON, named after its case, once it has one
+        (`figures` of a run, `data` of a frontier)."""
+        async def handler(request: Request) -> Response:
+            session, job = find(request)
+            done = job is not None and (getattr(job, "figures", None) is not None
+                                        or getattr(job, "data", None) is not None)
+            if not done:
+                return HTMLResponse("<p>No such report.</p>", status_code=404)
+            path = session.folder / f"{stem}-{job.number}.{suffix}"
+            name = f"{stem}-{job.number}-{job.strategy or 'base'}-{job.whatif or 'base'}"
+            return FileResponse(path, media_type=media, filename=f"{name}.{suffix}")
+        return handler
 
     async def run_page(request: Request) -> Response:
         session, run = run_of(request)
@@ -321,29 +363,6 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
                     if figures else None, plan=_plan(figures) if figures else None,
                     outcome=run.job.outcome, progress=progress_shown(run.job.progress),
                     frontier_points=FRONTIER_POINTS)
-
-    async def run_status(request: Request) -> Response:
-        _, run = run_of(request)
-        if run is None:
-            return JSONResponse({"state": "unknown"}, status_code=404)
-        return JSONResponse(job_status(run.job))
-
-    async def cancel(request: Request) -> Response:
-        _, run = run_of(request)
-        if run is None:
-            return back()
-        run.job.cancel()
-        return back(f"/runs/{run.number}")
-
-    def download(suffix: str, media: str):
-        async def handler(request: Request) -> Response:
-            session, run = run_of(request)
-            if run is None or run.figures is None:
-                return HTMLResponse("<p>No such report.</p>", status_code=404)
-            path = session.folder / f"run-{run.number}.{suffix}"
-            name = f"run-{run.number}-{run.strategy or 'base'}-{run.whatif or 'base'}"
-            return FileResponse(path, media_type=media, filename=f"{name}.{suffix}")
-        return handler
 
     async def compare(request: Request) -> Response:
         session = session_of(request)
@@ -364,16 +383,6 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
             "currency"], "runs": [_compared(run, base) for run in runs]}
         return page("compare.html", runs=runs, rows=rows, base=base, charts=charts)
 
-    def frontier_of(request: Request) -> tuple[Session | None, FrontierRun | None]:
-        session = session_of(request)
-        if session is None:
-            return None, None
-        try:
-            number = int(request.path_params["number"])
-        except ValueError:
-            return session, None
-        return session, session.frontier(number)
-
     async def frontier_page(request: Request) -> Response:
         _, run = frontier_of(request)
         if run is None:
@@ -384,30 +393,6 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         return page("frontier.html", run=run, data=data, currency=known.get("currency", ""),
                     rows=_frontier_rows(data) if data else None, outcome=run.job.outcome,
                     progress=progress_shown(run.job.progress))
-
-    async def frontier_status(request: Request) -> Response:
-        _, run = frontier_of(request)
-        if run is None:
-            return JSONResponse({"state": "unknown"}, status_code=404)
-        return JSONResponse(job_status(run.job))
-
-    async def frontier_cancel(request: Request) -> Response:
-        _, run = frontier_of(request)
-        if run is None:
-            return back()
-        run.job.cancel()
-        return back(f"/frontiers/{run.number}")
-
-    def frontier_download(suffix: str, media: str):
-        async def handler(request: Request) -> Response:
-            session, run = frontier_of(request)
-            if run is None or run.data is None:
-                return HTMLResponse("<p>No such report.</p>", status_code=404)
-            path = session.folder / f"frontier-{run.number}.{suffix}"
-            name = (f"frontier-{run.number}-{run.strategy or 'base'}-"
-                    f"{run.whatif or 'base'}")
-            return FileResponse(path, media_type=media, filename=f"{name}.{suffix}")
-        return handler
 
     async def end(request: Request) -> Response:
         session = session_of(request)
@@ -427,20 +412,20 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         Route("/use-default", use_default, methods=["POST"]),
         Route("/solve", solve, methods=["POST"]),
         Route("/runs/{number}", run_page),
-        Route("/runs/{number}/status", run_status),
-        Route("/runs/{number}/cancel", cancel, methods=["POST"]),
-        Route("/runs/{number}/report.xlsx", download(
-            "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
-        Route("/runs/{number}/run.json", download("json", "application/json")),
+        Route("/runs/{number}/status", status_of(run_of)),
+        Route("/runs/{number}/cancel", cancel_of(run_of, "runs"), methods=["POST"]),
+        Route("/runs/{number}/report.xlsx", download_of(run_of, "run", "xlsx", XLSX)),
+        Route("/runs/{number}/run.json", download_of(run_of, "run", "json", JSON)),
         Route("/runs/{number}/frontier", frontier_of_run, methods=["POST"]),
         Route("/frontier", start_frontiers, methods=["POST"]),
         Route("/frontiers/{number}", frontier_page),
-        Route("/frontiers/{number}/status", frontier_status),
-        Route("/frontiers/{number}/cancel", frontier_cancel, methods=["POST"]),
-        Route("/frontiers/{number}/report.xlsx", frontier_download(
-            "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),
-        Route("/frontiers/{number}/frontier.json", frontier_download(
-            "json", "application/json")),
+        Route("/frontiers/{number}/status", status_of(frontier_of)),
+        Route("/frontiers/{number}/cancel", cancel_of(frontier_of, "frontiers"),
+              methods=["POST"]),
+        Route("/frontiers/{number}/report.xlsx",
+              download_of(frontier_of, "frontier", "xlsx", XLSX)),
+        Route("/frontiers/{number}/frontier.json",
+              download_of(frontier_of, "frontier", "json", JSON)),
         Route("/compare", compare),
         Route("/session/end", end, methods=["POST"]),
         Route("/static/plotly.min.js", plotly),
