@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from builders import basic_sheets, write_workbook
+from builders import basic_sheets, hard_sheets, write_workbook
 from openpyxl import load_workbook
 
 from resilience.domain import PlanLine
@@ -286,43 +285,9 @@ def test_a_min_group_share_that_cannot_be_met_exits_3_naming_the_policy(tmp_path
 # ---- 4: time limit with no plan -------------------------------------------------------
 
 
-def _hard_sheets(n_materials: int = 8, seed: int = 7) -> dict:
-    """A real sourcing MIP (8 materials × 12 offers with minimum orders and fixed costs,
-    24 countries, a scenario each, three policies) that is feasible by construction: the
-    first three offers of every material come from an EU country with capacity 40 and
-    minimum order 10, so buying 30 from one of them meets `min_group_share EU ≥ 30 %`
-    (origin) without breaking the 40 % country cap or the HHI limit. Buying nothing is
-    not a plan (the EU share rule forbids it), so HiGHS has to search to find one."""
-    rng = random.Random(seed)
-    n_countries = 24
-    tags = ["EU", "NATO", "FEOC", "OTHER"]
-    countries = [{"country": f"C{j:02d}", "disruption_prob": round(rng.uniform(0.005, 0.03), 3),
-                  "groups": tags[j % 4], "tariff": rng.choice([0, 0.1, 0.25])}
-                 for j in range(n_countries)]
-    materials, offers = [], []
-    for i in range(n_materials):
-        materials.append({"material": f"m{i}", "demand": 100,
-                          "shortage_penalty": rng.randint(200, 900),
-                          "stockpile_cost": rng.randint(1, 5)})
-        for k in range(12):
-            origin = 4 * rng.randrange(n_countries // 4) if k < 3 else rng.randrange(n_countries)
-            capacity = 40 if k < 3 else rng.randint(20, 80)
-            offers.append({
-                "supplier": f"s{i}_{k}", "material": f"m{i}", "country": f"C{origin:02d}",
-                "processing_country": f"C{rng.randrange(n_countries):02d}",
-                "unit_cost": rng.randint(5, 50), "capacity": capacity,
-                "min_order": 10 if k < 3 else rng.randint(0, capacity // 2),
-                "fixed_cost": rng.randint(100, 3000), "reserve_cost": rng.randint(1, 10)})
-    policies = [{"rule": "max_country_share", "target": "*", "stage": "both", "value": 0.4},
-                {"rule": "min_group_share", "target": "EU", "stage": "origin", "value": 0.3},
-                {"rule": "max_hhi", "target": "*", "stage": "both", "value": 3000}]
-    return {"Materials": materials, "Countries": countries, "Suppliers": offers,
-            "Policies": policies}
-
-
 def test_a_time_limit_with_no_plan_found_exits_4(tmp_path):
-    book = write_workbook(tmp_path / "book.xlsx", _hard_sheets())
-    # The instance is feasible: the plan described in _hard_sheets passes the verifier.
+    book = write_workbook(tmp_path / "book.xlsx", hard_sheets())
+    # The instance is feasible: the plan described in hard_sheets passes the verifier.
     instance = load(book)
     first = {}
     for offer in instance.offers:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -333,39 +332,6 @@ def _workers(server_pid: int) -> list[int]:
     return found
 
 
-def _hard_sheets(n_materials: int = 20, seed: int = 7) -> dict:
-    """A sourcing MIP that HiGHS cannot close in minutes (20 materials × 12 offers with
-    minimum orders and fixed costs, 24 countries, three policies; gap 0 asked, as in
-    tests/test_cli.py's): after 30 s a gap of several per cent is still open, so a solve
-    with a long time limit is still running whenever Cancel is pressed. A plan is found
-    within a second (the start plan built from the model's structure)."""
-    rng = random.Random(seed)
-    n_countries = 24
-    tags = ["EU", "NATO", "FEOC", "OTHER"]
-    countries = [{"country": f"C{j:02d}", "disruption_prob": round(rng.uniform(0.005, 0.03), 3),
-                  "groups": tags[j % 4], "tariff": rng.choice([0, 0.1, 0.25])}
-                 for j in range(n_countries)]
-    materials, offers = [], []
-    for i in range(n_materials):
-        materials.append({"material": f"m{i}", "unit": "t", "demand": 100,
-                          "shortage_penalty": rng.randint(200, 900),
-                          "stockpile_cost": rng.randint(1, 5)})
-        for k in range(12):
-            origin = 4 * rng.randrange(n_countries // 4) if k < 3 else rng.randrange(n_countries)
-            capacity = 40 if k < 3 else rng.randint(20, 80)
-            offers.append({
-                "supplier": f"s{i}_{k}", "material": f"m{i}", "country": f"C{origin:02d}",
-                "processing_country": f"C{rng.randrange(n_countries):02d}",
-                "unit_cost": rng.randint(5, 50), "capacity": capacity,
-                "min_order": 10 if k < 3 else rng.randint(0, capacity // 2),
-                "fixed_cost": rng.randint(100, 3000), "reserve_cost": rng.randint(1, 10)})
-    policies = [{"rule": "max_country_share", "target": "*", "stage": "both", "value": 0.4},
-                {"rule": "min_group_share", "target": "EU", "stage": "origin", "value": 0.3},
-                {"rule": "max_hhi", "target": "*", "stage": "both", "value": 3000}]
-    return {"Materials": materials, "Countries": countries, "Suppliers": offers,
-            "Policies": policies, "Settings": [["key", "value"], ["mip_gap", 0]]}
-
-
 def _upload(page, path: Path) -> None:
     page.get_by_label(re.compile("Upload workbook")).set_input_files(str(path))
     page.get_by_role("button", name="Upload and check").click()
@@ -394,10 +360,13 @@ def test_progress_and_cancel_a_long_solve(page, server, tmp_path):
     it as cancelled and its worker process is gone. The same for a frontier of that
     case (its first solve alone would take the 600 s). The page stays usable: the
     runs are listed as cancelled and the next solve works."""
-    from tests.builders import write_workbook
+    from builders import hard_sheets, write_workbook
 
+    # 20 materials: after 30 s a gap of several per cent is still open (gap 0 asked)
+    sheets = hard_sheets(20, unit="t")
+    sheets["Settings"] = [["key", "value"], ["mip_gap", 0]]
     pid = int(server[2])
-    _upload(page, write_workbook(tmp_path / "hard.xlsx", _hard_sheets()))
+    _upload(page, write_workbook(tmp_path / "hard.xlsx", sheets))
     page.get_by_label("Time limit (s)").fill("600")
     page.get_by_role("button", name="Solve").click()
     progress = page.get_by_role("table", name="Solver progress")
