@@ -180,11 +180,12 @@ class HighsSession:
         return self._outcome(time.perf_counter() - started)
 
     def _listen(self, started: float) -> None:
-        """Subscribe (once) to HiGHS's MIP callbacks when someone wants progress."""
+        """Subscribe (once) to HiGHS's MIP callbacks when someone wants progress; every
+        solve (a retry too) counts its seconds from its own start."""
+        self._clock = [started, 0.0]  # [this solve's start, the last report]
         if self.on_progress is None or self._listening or not self.form.is_mip:
             return
         self._listening = True
-        self._clock = [started, 0.0]  # [this solve's start, the last report]
         scale = self.form.scaling_structure().cost_scale
 
         def report(out, every: float) -> None:
