@@ -245,12 +245,7 @@ def validate(book: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)")
 
         if json_path is not None:
             return _validate_json(book, json_path, force)
-        instance = load(book)
-        typer.echo(_describe(instance))
-        if instance.warnings:
-            typer.echo(f"Warnings ({len(instance.warnings)}):")
-            for warning in instance.warnings:
-                typer.echo(f"  {warning}")
+        _say_valid(load(book))
         return EXIT_OK
 
     _run(body)
@@ -271,12 +266,17 @@ def _validate_json(book: Path, json_path: Path, force: bool) -> int:
     if str(json_path) == "-":
         _warn(instance)  # standard output holds the JSON alone
         return EXIT_OK
+    _say_valid(instance)
+    return EXIT_OK
+
+
+def _say_valid(instance) -> None:
+    """What validate prints for a valid workbook: what it holds, then its warnings."""
     typer.echo(_describe(instance))
     if instance.warnings:
         typer.echo(f"Warnings ({len(instance.warnings)}):")
         for warning in instance.warnings:
             typer.echo(f"  {warning}")
-    return EXIT_OK
 
 
 def _describe(instance) -> str:

@@ -268,7 +268,7 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         number = len(session.frontiers) + 1
         job = runner.submit(worker.frontier_run, str(book.path), str(session.folder),
                             number, strategy, whatif, risk, limit, points)
-        run = FrontierRun(number, book, strategy, whatif, risk, limit, points, job)
+        run = FrontierRun(number, book, strategy, whatif, risk, limit, job, points)
         session.frontiers.append(run)
         return run
 
@@ -336,13 +336,10 @@ def create_app(default_path: Path, default_label: str, *, slots: int = 2,
         return handler
 
     def download_of(find, stem: str, suffix: str, media: str):
-        """A run's or a frontier's report or JSON, named after its case, once it has one
-        (`figures` of a run, `data` of a frontier)."""
+        """A run's or a frontier's report or JSON, named after its case, once done."""
         async def handler(request: Request) -> Response:
             session, job = find(request)
-            done = job is not None and (getattr(job, "figures", None) is not None
-                                        or getattr(job, "data", None) is not None)
-            if not done:
+            if job is None or job.figures is None:
                 return HTMLResponse("<p>No such report.</p>", status_code=404)
             path = session.folder / f"{stem}-{job.number}.{suffix}"
             name = f"{stem}-{job.number}-{job.strategy or 'base'}-{job.whatif or 'base'}"

@@ -51,17 +51,11 @@ class Run:
 
 
 @dataclass
-class FrontierRun:
-    """The cost-against-concentration frontier of one case (`frontier`), in a worker."""
+class FrontierRun(Run):
+    """The cost-against-concentration frontier of one case (`frontier`), in a worker:
+    a run whose figures are `frontier --json`."""
 
-    number: int
-    book: Book
-    strategy: str | None
-    whatif: str | None
-    risk_aversion: float | None
-    time_limit: float | None
-    points: int
-    job: Job
+    points: int = 11
 
     @property
     def name(self) -> str:
@@ -71,8 +65,7 @@ class FrontierRun:
     @property
     def data(self) -> dict[str, Any] | None:
         """`frontier --json` once done."""
-        outcome = self.job.outcome
-        return outcome[1] if self.job.state == "done" and outcome else None
+        return self.figures
 
 
 @dataclass
